@@ -1,0 +1,502 @@
+"""Websocket message path benchmark: live chat widget (customer) -> agent workspace socket.
+
+    python bench/ws_latency.py --mode embedded --clients 500 --agents 50 --messages 6000 --duration 60
+    python bench/ws_latency.py --mode scaled   --clients 500 --agents 50 --messages 6000 --duration 60
+
+Builds its own database (embedded: SQLite in a fresh DATA_DIR; scaled: a fresh PostgreSQL database plus
+Redis db 10 with its own channel-layer prefix), creates the agents, one line ("evenly", no chat limit,
+no availability check) and the agents' login sessions, then starts the real servers as subprocesses:
+embedded = one `manage.py serve --no-demo`; scaled = two `manage.py serve --web-only` + `runtimers` +
+`qcluster`, with clients and agents spread over both web processes (cross-process delivery via Redis).
+
+Every widget client gets a token from `POST /livechat/<code>/session/`, opens its socket and sends one
+warm-up message (which starts its conversation and offers it to an agent). Then the measured messages
+go out at a steady total rate (messages / duration), each carrying its own uuid as text; the agents'
+sockets note when the matching `message.new` arrives. Latency = agent receive - client send, both on
+this process's monotonic clock. Everything it started is stopped (and the scaled database dropped) at
+the end, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+PG_DB = "h_wsbench"
+REDIS_URL = "redis://127.0.0.1:6379/10"
+LINE_CODE = "bench"
+CONNECT_ATTEMPTS = 3
+
+
+# --- setup (runs in a child process with the servers' environment) -----------------------------------
+
+
+def setup_child(agents: int) -> None:
+    """Migrate, create the agents, the line and the agents' session cookies; print them as JSON."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
+    django.setup()
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+
+    from contactcenter.models import EmployeeProfile
+    from openlines.models import OpenLine
+    from openlines.services.lines import line_create
+    from openlines.services.livechat import livechat_connector_for
+
+    call_command("migrate", interactive=False, verbosity=0)
+    User = get_user_model()
+    users = []
+    for n in range(agents):
+        user = User.objects.create_user(username=f"agent{n:03d}", password=None, first_name=f"Agent {n}")
+        EmployeeProfile.objects.create(user=user)
+        users.append(user)
+    line = line_create(
+        values={
+            "line_name": "Bench",
+            "code": LINE_CODE,
+            "queue_type": OpenLine.QueueType.EVENLY,
+            "queue_time": 1800,
+            "max_chat": 0,
+            "check_available": False,
+            "language_id": "en",
+        },
+        queue=[
+            {"user": u, "department": None, "exclude_heads": False, "display_name": "", "work_position": ""}
+            for u in users
+        ],
+    )
+    livechat_connector_for(line)
+    from django.conf import settings
+
+    store_class: Any = SessionStore
+    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
+        from importlib import import_module
+
+        store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = []
+    for user in users:
+        store = store_class()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        keys.append(store.session_key)
+    print(json.dumps({"session_keys": keys, "cookie": settings.SESSION_COOKIE_NAME}))
+
+
+# --- processes -------------------------------------------------------------------------------------
+
+
+class Processes:
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: stopped with its children, not by the tty's ^C
+        )
+        self.procs.append((name, proc))
+        return proc
+
+    def stop(self) -> None:
+        for _name, proc in self.procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for _name, proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                log = (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise SystemExit(f"{name} exited with {proc.returncode}:\n{log}")
+
+
+def wait_http(url: str, procs: Processes, timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs.check_alive()
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{url} did not answer within {timeout} s")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql.encode())
+
+
+def redis_flush() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+# --- the load ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    sent_at: dict[str, float] = field(default_factory=dict)
+    received_at: dict[str, float] = field(default_factory=dict)
+    acked: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    connect_retries: int = 0
+
+
+async def agent_socket(
+    url: str, cookie: str, stats: Stats, ready: asyncio.Event, stop: asyncio.Event
+) -> None:
+    import websockets
+
+    origin = url.replace("ws://", "http://").split("/ws/")[0]
+    headers = {"Cookie": cookie, "Origin": origin}
+    async with websockets.connect(url, additional_headers=headers, max_queue=None) as ws:
+        hello = json.loads(await ws.recv())
+        if hello.get("type") != "hello":
+            raise RuntimeError(f"agent socket refused: {hello}")
+        ready.set()
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
+            except TimeoutError:
+                continue
+            now = time.monotonic()
+            event = json.loads(raw)
+            if event.get("type") != "message.new":
+                continue
+            text = (event.get("message") or {}).get("text", "")
+            if text in stats.sent_at:
+                if text in stats.received_at:
+                    stats.duplicates += 1  # several agents see it (e.g. an offer moved); first one counts
+                else:
+                    stats.received_at[text] = now
+
+
+@dataclass
+class Client:
+    index: int
+    url: str
+    ws: Any = None
+    inbox: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+
+
+async def client_reader(client: Client, stats: Stats) -> None:
+    import websockets
+
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async for raw in client.ws:
+            event = json.loads(raw)
+            kind = event.get("type")
+            if kind == "ack":
+                stats.acked.add(str(event.get("client_id")))
+            elif kind == "error":
+                stats.errors.append(json.dumps(event)[:300])
+            await client.inbox.put(event)
+
+
+async def client_open(client: Client, http_base: str, stats: Stats) -> asyncio.Task[None]:
+    import httpx
+    import websockets
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(f"{http_base}/livechat/{LINE_CODE}/session/", json={})
+        response.raise_for_status()
+        token = response.json()["token"]
+    for attempt in range(CONNECT_ATTEMPTS):
+        try:
+            client.ws = await websockets.connect(f"{client.url}?token={token}", max_queue=None)
+            break
+        except (OSError, websockets.InvalidHandshake, TimeoutError):
+            # The widget reconnects too; counted so a flaky handshake does not hide in the numbers.
+            stats.connect_retries += 1
+            if attempt == CONNECT_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(1 + attempt)
+    hello = json.loads(await client.ws.recv())
+    if hello.get("type") != "hello":
+        raise RuntimeError(f"widget socket refused: {hello}")
+    reader = asyncio.create_task(client_reader(client, stats))
+    # The warm-up message starts the conversation; measured messages then go to its agent.
+    warm = uuid.uuid4().hex
+    await client.ws.send(json.dumps({"type": "message", "client_id": warm, "text": f"hello {warm}"}))
+    while True:
+        event = await asyncio.wait_for(client.inbox.get(), timeout=60)
+        if event.get("type") == "ack" and event.get("client_id") == warm:
+            break
+        if event.get("type") == "error":
+            raise RuntimeError(f"warm-up refused: {event}")
+    return reader
+
+
+async def client_send(client: Client, schedule: list[float], stats: Stats) -> None:
+    for at in schedule:
+        delay = at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        key = uuid.uuid4().hex
+        stats.sent_at[key] = time.monotonic()
+        await client.ws.send(json.dumps({"type": "message", "client_id": key, "text": key}))
+
+
+async def gather_limited(coros: list[Any], limit: int) -> list[Any]:
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(coro: Any) -> Any:
+        async with semaphore:
+            return await coro
+
+    return await asyncio.gather(*(run(c) for c in coros))
+
+
+async def load(
+    args: argparse.Namespace, ports: list[int], cookie_name: str, keys: list[str]
+) -> dict[str, Any]:
+    stats = Stats()
+    stop = asyncio.Event()
+    agent_tasks = []
+    readies = []
+    for n, key in enumerate(keys):
+        port = ports[n % len(ports)]
+        ready = asyncio.Event()
+        readies.append(ready)
+        url = f"ws://127.0.0.1:{port}/ws/staff/"
+        agent_tasks.append(asyncio.create_task(agent_socket(url, f"{cookie_name}={key}", stats, ready, stop)))
+    all_ready: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*(r.wait() for r in readies)))
+    watched: list[asyncio.Future[Any]] = [all_ready, *agent_tasks]
+    done, _pending = await asyncio.wait(watched, timeout=60, return_when="FIRST_COMPLETED")
+    for task in done:
+        task.result()  # an agent socket that failed raises here
+    if not all_ready.done():
+        raise SystemExit("agent sockets did not connect within 60 s")
+    print(f"{len(keys)} agent sockets connected", flush=True)
+
+    clients = [
+        Client(index=n, url=f"ws://127.0.0.1:{ports[n % len(ports)]}/ws/livechat/{LINE_CODE}/")
+        for n in range(args.clients)
+    ]
+    started = time.monotonic()
+    readers = await gather_limited(
+        [client_open(c, f"http://127.0.0.1:{ports[c.index % len(ports)]}", stats) for c in clients], 25
+    )
+    print(
+        f"{len(clients)} widget clients connected, conversations started"
+        f" in {time.monotonic() - started:.1f} s",
+        flush=True,
+    )
+    await asyncio.sleep(args.settle)
+
+    rate = args.messages / args.duration
+    t0 = time.monotonic() + 0.5
+    schedules: list[list[float]] = [[] for _ in clients]
+    for k in range(args.messages):
+        schedules[k % len(clients)].append(t0 + k / rate)
+    print(f"sending {args.messages} messages at {rate:.0f}/s for {args.duration:.0f} s", flush=True)
+    await asyncio.gather(*(client_send(c, s, stats) for c, s in zip(clients, schedules, strict=True)))
+    sending_done = time.monotonic()
+    deadline = sending_done + args.timeout
+    while len(stats.received_at) < len(stats.sent_at) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    stop.set()
+    for c in clients:
+        await c.ws.close()
+    for task in [*readers, *agent_tasks]:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, timeout=5)
+
+    latencies = sorted((stats.received_at[k] - stats.sent_at[k]) * 1000 for k in stats.received_at)
+    last = max(stats.received_at.values()) if stats.received_at else t0
+
+    def pct(p: float) -> float:
+        if not latencies:
+            return float("nan")
+        return latencies[min(len(latencies) - 1, round(p / 100 * len(latencies) + 0.5) - 1)]
+
+    return {
+        "mode": args.mode,
+        "clients": args.clients,
+        "agents": args.agents,
+        "target_rate": round(rate, 1),
+        "sent": len(stats.sent_at),
+        "delivered": len(stats.received_at),
+        "lost": len(stats.sent_at) - len(stats.received_at),
+        "acked": len(stats.acked & set(stats.sent_at)),
+        "errors": len(stats.errors),
+        "error_samples": stats.errors[:5],
+        "also_seen_by_another_agent": stats.duplicates,
+        "widget_connect_retries": stats.connect_retries,
+        "p50_ms": round(pct(50), 1),
+        "p95_ms": round(pct(95), 1),
+        "p99_ms": round(pct(99), 1),
+        "max_ms": round(latencies[-1], 1) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "delivered_per_s": round(len(latencies) / (last - t0), 1) if latencies and last > t0 else 0,
+        "send_seconds": round(sending_done - t0, 1),
+    }
+
+
+# --- main --------------------------------------------------------------------------------------------
+
+
+def server_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
+    skip = ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE")
+    env = {k: v for k, v in os.environ.items() if k not in skip}
+    env.update(
+        {
+            "DATA_DIR": str(data_dir),
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            # One address opens all the visitors' sessions and every visitor sends steadily.
+            "LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE": "1000000",
+            "LIVECHAT_RATE_LIMIT_MESSAGES_PER_10S": "1000000",
+            "LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S": "1000000",
+        }
+    )
+    if args.mode == "scaled":
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
+        env["REDIS_URL"] = REDIS_URL
+        env["CHANNEL_LAYER_PREFIX"] = f"wsbench{secrets.token_hex(3)}"
+        env["Q_CLUSTER_NAME"] = "wsbench"
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mode", choices=["embedded", "scaled"], default="embedded")
+    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=3000, help="measured messages in total")
+    parser.add_argument(
+        "--duration", type=float, default=30, help="seconds to send them over (sets the rate)"
+    )
+    parser.add_argument("--timeout", type=float, default=15, help="seconds to wait for late deliveries")
+    parser.add_argument("--settle", type=float, default=3, help="pause after the warm-up messages")
+    parser.add_argument("--web-processes", type=int, default=2, help="scaled mode: ASGI processes")
+    parser.add_argument("--keep", action="store_true", help="keep the data directory (server logs)")
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--setup-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.setup_child:
+        setup_child(args.agents)
+        return
+
+    # SIGTERM takes the same way out as Ctrl-C, so the finally block always cleans up.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    data_dir = Path(tempfile.mkdtemp(prefix=f"wsbench-{args.mode}-"))
+    procs = Processes(data_dir)
+    env = server_env(args, data_dir)
+    scaled = args.mode == "scaled"
+    try:
+        if scaled:
+            pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+            pg_admin(f'CREATE DATABASE "{PG_DB}"')
+            redis_flush()
+        print(f"setting up in {data_dir} ...", flush=True)
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--setup-child", "--agents", str(args.agents)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        setup = json.loads(out.stdout.strip().splitlines()[-1])
+        ports = [free_port() for _ in range(args.web_processes if scaled else 1)]
+        for n, port in enumerate(ports):
+            serve = ["serve", "--no-demo", "--port", str(port)] + (["--web-only"] if scaled else [])
+            procs.start(f"web{n}", serve, env)
+        if scaled:
+            procs.start("runtimers", ["runtimers"], env)
+            procs.start("qcluster", ["qcluster"], env)
+        for port in ports:
+            wait_http(f"http://127.0.0.1:{port}/healthz", procs)
+        print(f"servers up on ports {ports}", flush=True)
+        result = asyncio.run(load(args, ports, setup["cookie"], setup["session_keys"]))
+        procs.check_alive()
+        result["web_processes"] = len(ports)
+        result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        result["cpus"] = os.cpu_count()
+        print(json.dumps(result, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+    except subprocess.CalledProcessError as error:
+        print(error.stdout, error.stderr, file=sys.stderr)
+        raise SystemExit("setup failed") from None
+    except KeyboardInterrupt:
+        print("interrupted; cleaning up", file=sys.stderr)
+        raise SystemExit(130) from None
+    finally:
+        procs.stop()
+        if scaled:
+            with contextlib.suppress(Exception):
+                pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+            with contextlib.suppress(Exception):
+                redis_flush()
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(data_dir, ignore_errors=True)
+        else:
+            print(f"logs kept in {data_dir}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

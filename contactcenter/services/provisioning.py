@@ -1,0 +1,53 @@
+"""Registering and unregistering a messenger channel's webhook on its platform.
+
+Connecting creates the connector first and commits it, because Viber (and Meta with an overridden
+callback) calls the new webhook URL during registration and the view must find the channel. If the
+platform refuses, the connector is removed again and the platform's reason is shown next to the form.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import ValidationError
+
+from contactcenter.connectors.adapters.base import ChannelApiError, ConnectResult
+from contactcenter.connectors.channels import (
+    adapter_for,
+    credentials_for,
+    generated_secrets,
+    is_messenger_kind,
+    webhook_url,
+)
+from contactcenter.models import Connector
+
+logger = logging.getLogger(__name__)
+
+
+def connector_provision(*, connector: Connector, base_url: str) -> ConnectResult | None:
+    """Make the channel's secrets and register its webhook; raises ValidationError with the reason."""
+    if not is_messenger_kind(connector.kind):
+        return None
+    missing = {k: v for k, v in generated_secrets(connector.kind).items() if not connector.secrets.get(k)}
+    if missing:
+        connector.secrets = {**connector.secrets, **missing}
+        connector.save(update_fields=["secrets"])
+    try:
+        return adapter_for(connector).connect(
+            credentials_for(connector), webhook_url=webhook_url(connector, base_url=base_url)
+        )
+    except ChannelApiError as exc:
+        logger.info("Registering %r refused: %s", connector, exc.error.detail or exc.error.code)
+        raise ValidationError(exc.error.reason) from exc
+
+
+def connector_unprovision(*, connector: Connector) -> str:
+    """Unregister the webhook; returns the platform's reason when it refused ("" when done)."""
+    if not is_messenger_kind(connector.kind) or not connector.active:
+        return ""
+    try:
+        adapter_for(connector).disconnect(credentials_for(connector))
+    except ChannelApiError as exc:
+        logger.info("Unregistering %r refused: %s", connector, exc.error.detail or exc.error.code)
+        return exc.error.reason
+    return ""

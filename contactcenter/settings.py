@@ -1,0 +1,257 @@
+"""Settings for the contact center, configured only through the environment (django-environ).
+
+Two runtime modes share all code:
+- embedded default: SQLite file, in-process channel layer, background work inside `serve`;
+- scaled: PostgreSQL (`DATABASE_URL`) and Redis (`REDIS_URL`) with separate worker and timer processes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env") if (BASE_DIR / ".env").exists() else None
+
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env.bool("DEBUG", default=True)
+
+
+def _local_secret_key() -> str:
+    """A key generated once per checkout, so sessions survive restarts on a laptop."""
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+if DEBUG:
+    SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
+else:
+    # Production must bring its own key; a generated one would differ between processes.
+    SECRET_KEY = env.str("SECRET_KEY")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_q",
+    "contactcenter",
+    "openlines",
+    "crm",
+    "kpi",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "contactcenter.urls"
+ASGI_APPLICATION = "contactcenter.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+
+# --- Database -------------------------------------------------------------------------------------
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'contactcenter.sqlite3'}"),
+}
+_db = DATABASES["default"]
+_db.setdefault("OPTIONS", {})
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on the busy timeout
+    # instead of failing with "database is locked" when they upgrade a read lock.
+    _db["OPTIONS"].update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=20),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        }
+    )
+    # Keep each thread's connection: opening one (with the PRAGMAs) per websocket message or request cost
+    # about a seventh of the message path in bench/ws_latency.py. SQLite connections are cheap to hold.
+    _db["CONN_MAX_AGE"] = env.int("SQLITE_CONN_MAX_AGE", default=600)
+    _db["TEST"] = {"NAME": str(DATA_DIR / "test_contactcenter.sqlite3")}
+elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
+    _db["ENGINE"] = "django.db.backends.postgresql"
+    # Persistent connections leak under ASGI (one per thread); the psycopg pool is the supported way.
+    # The pool is configured here, not in the URL, because django-environ would turn it into a string.
+    _db["CONN_MAX_AGE"] = 0
+    _db["OPTIONS"]["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# --- Channel layer and background work -------------------------------------------------------------
+
+REDIS_URL = env.str("REDIS_URL", default="")
+SCALED_MODE = bool(REDIS_URL)
+
+CHANNEL_LAYERS: dict[str, Any]
+if SCALED_MODE:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
+                "expiry": env.int("CHANNEL_LAYER_EXPIRY", default=60),
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="cc"),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Rate limits of public endpoints (live chat) count in the cache: per process in the embedded mode,
+# shared through Redis in the scaled mode.
+CACHES: dict[str, Any] = (
+    {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    if SCALED_MODE
+    else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+)
+
+Q_CLUSTER: dict[str, Any] = {
+    "name": env.str("Q_CLUSTER_NAME", default="contactcenter"),
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": 60,
+    "retry": 90,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "save_limit": 1000,
+    "catch_up": False,
+    "label": "Background tasks",
+}
+if SCALED_MODE:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    # The embedded runner in `serve` executes these in the web process (see contactcenter.background).
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = 1
+
+# E-mail (KPI notifications): EMAIL_URL such as smtp+tls://user:password@host:587; console by default.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="contactcenter@localhost")
+# Absolute base of links in notifications and e-mails (the address staff open the site at).
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+# Chat-list exports above this many rows run as a background task with a progress bar.
+KPI_EXPORT_INLINE_MAX_ROWS = env.int("KPI_EXPORT_INLINE_MAX_ROWS", default=5000)
+
+# Seconds without a heartbeat before a staff member counts as offline (reference §4.4: 15 min in a browser).
+PRESENCE_IDLE_SECONDS = env.int("PRESENCE_IDLE_SECONDS", default=900)
+
+# Live chat widget abuse limits (per visitor, per IP for new visitor sessions). Raise them only for load
+# tests (bench/ws_latency.py), where thousands of visitors come from one address.
+LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE = env.int("LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE", default=30)
+LIVECHAT_RATE_LIMIT_MESSAGES_PER_10S = env.int("LIVECHAT_RATE_LIMIT_MESSAGES_PER_10S", default=15)
+LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S = env.int("LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S", default=60)
+# How often the timer loop looks for due deadlines.
+TIMERS_INTERVAL_SECONDS = env.float("TIMERS_INTERVAL_SECONDS", default=0.5)
+# A worker process whose heartbeat is older than this is reported unhealthy by /healthz.
+WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=30)
+
+
+# --- Auth, i18n, static ----------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+LANGUAGES = [
+    ("en", "English"),
+    ("cs", "Čeština"),
+    ("ru", "Русский"),
+    ("it", "Italiano"),
+    ("vi", "Tiếng Việt"),
+    ("pl", "Polski"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# CRM: phone numbers written without a country code are read in this region, then in the fallbacks.
+CRM_DEFAULT_PHONE_REGION = env.str("CRM_DEFAULT_PHONE_REGION", default="CZ")
+CRM_PHONE_FALLBACK_REGIONS = env.list("CRM_PHONE_FALLBACK_REGIONS", default=["RU"])
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "staticfiles")))
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+
+
+# --- Security ---------------------------------------------------------------------------------------
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django_q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
+        "daphne": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,359 @@
+"""KPI clocks (reference §1.9, §2.5): start, pause, stop, and the overdue check the timer loop runs.
+
+Entered only from the engine's signals (`kpi.receivers`) and the timer loop (`kpi.timers`), inside the
+engine's transaction, so a clock commits or rolls back with the message that moved it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Avg, Count, F, Max, Min, Q, Sum
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape, format_html
+
+from contactcenter.background import task_enqueue
+from contactcenter.models import EmployeeProfile, WorkDay
+from kpi.models import KpiClock, SessionKpi
+from openlines.models import OpenLine
+from openlines.services.bots import bot_should_join
+from openlines.services.events import event_publish
+from openlines.services.lifecycle import user_display_name
+from openlines.services.ratings import rating_from_text
+from openlines.session_models import Message, Session
+from openlines.worktime import line_next_working_start
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+def _running(session_id: int) -> KpiClock | None:
+    return (
+        KpiClock.objects.select_for_update()
+        .filter(session_id=session_id, answered_at__isnull=True, stopped_at__isnull=True)
+        .first()
+    )
+
+
+def work_day_paused(*, user_id: int) -> bool:
+    """Does this agent's time tracking say they are not working (work day paused or not open)?
+
+    Agents who do not track work time never pause a clock: being offline is not "not working" here.
+    """
+    if not EmployeeProfile.objects.filter(user_id=user_id, uses_time_tracking=True).exists():
+        return False
+    return not WorkDay.objects.filter(user_id=user_id, state=WorkDay.State.OPEN).exists()
+
+
+def _first_unanswered_client_message(session: Session) -> Message | None:
+    last_agent = (
+        Message.objects.filter(session=session, author_type=Message.Author.AGENT, internal=False)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    messages = Message.objects.filter(session=session, author_type=Message.Author.CLIENT)
+    if last_agent is not None:
+        messages = messages.filter(id__gt=last_agent)
+    return messages.order_by("id").first()
+
+
+def _bot_left_at(session: Session) -> datetime | None:
+    # The bot joins when the session starts, so it left `time_bot` seconds after the creation.
+    if session.time_bot:
+        return session.created_at + timedelta(seconds=session.time_bot)
+    return None
+
+
+def _bot_about_to_join(session: Session) -> bool:
+    """The first message of a new session is stored before the welcome bot joins; no clock for it then."""
+    return (
+        session.mode == Session.Mode.INPUT
+        and session.bot_id is None
+        and session.time_bot == 0
+        and session.date_first_answer is None
+        and not KpiClock.objects.filter(session=session).exists()
+        and bot_should_join(session)
+    )
+
+
+def _is_rating_reply(session: Session, message: Message) -> bool:
+    """A typed `1` / `0` answering the rating request is not a question for the agent."""
+    return bool(
+        session.wait_vote
+        and session.line.vote_message
+        and rating_from_text(session.source, message.text) is not None
+    )
+
+
+def clock_start_if_waiting(*, session: Session, message: Message | None, at: datetime) -> KpiClock | None:
+    """Start the session's clock when a client is waiting for a human and none runs yet.
+
+    `message` is the client message that just arrived (None when called because the operator changed,
+    e.g. after the bot handed over: then the clock runs from the first unanswered client message, but
+    never from before the bot left).
+    """
+    if session.closed or session.bot_started_at is not None:
+        return None
+    if message is not None and (_bot_about_to_join(session) or _is_rating_reply(session, message)):
+        return None
+    if _running(session.pk) is not None:
+        return None
+    if message is None:
+        message = _first_unanswered_client_message(session)
+        if message is None:
+            return None
+    line: OpenLine = session.line
+    first = session.date_first_answer is None
+    limit = int(line.kpi_first_answer_time if first else line.kpi_further_answer_time)
+    start = message.created_at
+    bot_left = _bot_left_at(session)
+    if bot_left is not None and bot_left > start:
+        start = bot_left
+    start = line_next_working_start(line=line, at=start)
+    clock = KpiClock(
+        session=session,
+        message=message,
+        kind=KpiClock.Kind.FIRST if first else KpiClock.Kind.FURTHER,
+        received_at=message.created_at,
+        started_at=start,
+        limit_seconds=limit,
+        due_at=start + timedelta(seconds=limit) if limit else None,
+    )
+    if (
+        line.kpi_check_operator_activity
+        and session.operator_id
+        and work_day_paused(user_id=session.operator_id)
+    ):
+        clock.paused_since = at
+    clock.save()
+    return clock
+
+
+def _pause_end(clock: KpiClock, at: datetime) -> None:
+    """Close the open pause: only the part after the clock started counts, and the deadline moves by it."""
+    if clock.paused_since is None:
+        return
+    seconds = max(int((at - max(clock.paused_since, clock.started_at)).total_seconds()), 0)
+    clock.paused_total += seconds
+    if clock.due_at is not None:
+        clock.due_at += timedelta(seconds=seconds)
+    clock.paused_since = None
+
+
+def clock_stop_answered(*, session: Session, at: datetime) -> KpiClock | None:
+    """The agent answered: the running clock stops and the session's figures are refreshed."""
+    clock = _running(session.pk)
+    if clock is None:
+        return None
+    _pause_end(clock, at)
+    clock.answered_at = at
+    clock.response_seconds = max(int((at - clock.started_at).total_seconds()) - clock.paused_total, 0)
+    if clock.due_at is not None and at > clock.due_at and clock.overdue_at is None:
+        # Late, but answered before the timer noticed: a breach, and nobody needs a notification now.
+        clock.overdue_at = at
+    clock.save()
+    session_kpi_refresh(session_id=session.pk)
+    return clock
+
+
+def clocks_stop_closed(*, session: Session, at: datetime) -> None:
+    clock = _running(session.pk)
+    if clock is None:
+        return
+    _pause_end(clock, at)
+    clock.stopped_at = at
+    clock.save()
+    session_kpi_refresh(session_id=session.pk)
+
+
+def clock_pause_sync(*, session: Session, at: datetime) -> None:
+    """Pause or resume the session's clock to match its agent's work day (when the line asks for it)."""
+    clock = _running(session.pk)
+    if clock is None:
+        return
+    paused = bool(
+        session.line.kpi_check_operator_activity
+        and session.operator_id
+        and work_day_paused(user_id=session.operator_id)
+    )
+    if paused and clock.paused_since is None:
+        clock.paused_since = at
+        clock.save(update_fields=["paused_since"])
+    elif not paused and clock.paused_since is not None:
+        _pause_end(clock, at)
+        clock.save(update_fields=["paused_since", "paused_total", "due_at"])
+
+
+def clocks_pause_sync_for_agent(*, user_id: int, at: datetime | None = None) -> int:
+    """The agent's availability changed: pause or resume the clocks of their conversations."""
+    at = at or timezone.now()
+    session_ids = list(
+        KpiClock.objects.filter(
+            answered_at__isnull=True,
+            stopped_at__isnull=True,
+            session__operator_id=user_id,
+            session__line__kpi_check_operator_activity=True,
+        ).values_list("session_id", flat=True)
+    )
+    for session_id in session_ids:
+        with transaction.atomic():
+            session = Session.objects.select_related("line").get(pk=session_id)
+            clock_pause_sync(session=session, at=at)
+    return len(session_ids)
+
+
+def session_kpi_refresh(*, session_id: int) -> SessionKpi:
+    """Recompute the session's KPI figures from its clocks (docs/metrics.md)."""
+    answered = KpiClock.objects.filter(session_id=session_id, response_seconds__isnull=False)
+    figures = answered.aggregate(
+        total=Sum("response_seconds"),
+        count=Count("id"),
+        average=Avg("response_seconds"),
+        maximum=Max("response_seconds"),
+        first_id=Min("id"),
+    )
+    first = None
+    if figures["first_id"] is not None:
+        first = (
+            KpiClock.objects.filter(pk=figures["first_id"]).values_list("response_seconds", flat=True).first()
+        )
+    breaches = KpiClock.objects.filter(session_id=session_id, overdue_at__isnull=False).count()
+    kpi, _created = SessionKpi.objects.update_or_create(
+        session_id=session_id,
+        defaults={
+            "first_response": first,
+            "total_response": figures["total"] or 0,
+            "response_count": figures["count"],
+            "average_response": round(figures["average"]) if figures["average"] is not None else None,
+            "max_response": figures["maximum"],
+            "breaches": breaches,
+        },
+    )
+    return kpi
+
+
+# --- Overdue notifications ---------------------------------------------------------------------------
+
+
+@functools.cache
+def _chat_list_path() -> str:
+    return reverse("kpi:chat_list")
+
+
+def conversation_url(session_id: int) -> str:
+    return f"{settings.SITE_URL}{_chat_list_path()}?history={session_id}"
+
+
+def overdue_texts(*, clock: KpiClock, session: Session, operator: str) -> tuple[str, str]:
+    """The line's notification text with #OPERATOR# and #DIALOG# filled in: plain text and safe HTML."""
+    line = session.line
+    key = "kpi_first_answer" if clock.kind == KpiClock.Kind.FIRST else "kpi_further_answer"
+    template = line.client_text(key)
+    url = conversation_url(session.pk)
+    plain = template.replace("#OPERATOR#", operator).replace("#DIALOG#", url)
+    link = format_html('<a href="{}">#{}</a>', url, session.pk)
+    html = escape(template).replace("#OPERATOR#", escape(operator)).replace("#DIALOG#", link)
+    return plain, html
+
+
+def _no_agent_label() -> str:
+    from django.utils.translation import gettext
+
+    return gettext("(no agent)")
+
+
+_RUNNING_UNPAUSED = Q(
+    answered_at__isnull=True,
+    stopped_at__isnull=True,
+    overdue_at__isnull=True,
+    paused_since__isnull=True,
+    due_at__isnull=False,
+)
+
+
+def kpi_overdue_apply(now: datetime) -> int:
+    """Mark due clocks overdue and notify the line's KPI list; each clock is claimed exactly once.
+
+    A batch is claimed with one optimistic update (on PostgreSQL its rows are locked with SKIP LOCKED
+    first, so several timer processes share the work), then notified together: one event per recipient
+    and one background e-mail task per batch, so that a burst of deadlines is not notified late.
+    """
+    applied = 0
+    while True:
+        claimed = _claim_batch(now)
+        applied += claimed
+        if claimed < BATCH:
+            return applied
+
+
+def _claim_batch(now: datetime) -> int:
+    with transaction.atomic():
+        due = KpiClock.objects.filter(_RUNNING_UNPAUSED, due_at__lte=now).order_by("due_at")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:BATCH])
+        if not ids:
+            return 0
+        # The same conditions again: a clock answered or paused since the scan is not claimed.
+        KpiClock.objects.filter(_RUNNING_UNPAUSED, pk__in=ids, due_at__lte=now).update(overdue_at=now)
+        claimed = KpiClock.objects.filter(pk__in=ids, overdue_at=now)
+        clocks = list(claimed.select_related("session__line", "session__operator"))
+        try:
+            _overdue_notify_batch(clocks, now)
+        except Exception:
+            # The breach stands; a notification that could not be built is logged, not retried forever.
+            logger.exception("KPI notifications for clocks %s failed", [clock.pk for clock in clocks])
+        session_ids = {clock.session_id for clock in clocks}
+        SessionKpi.objects.bulk_create(
+            [SessionKpi(session_id=session_id) for session_id in session_ids], ignore_conflicts=True
+        )
+        # At most one clock runs per session, so each session is counted once here.
+        SessionKpi.objects.filter(session_id__in=session_ids).update(breaches=F("breaches") + 1)
+        return len(ids)
+
+
+def _overdue_notify_batch(clocks: list[KpiClock], now: datetime) -> None:
+    recipients_cache: dict[tuple[int, str], list[int]] = {}
+    names: dict[int | None, str] = {}
+    mails: list[tuple[list[int], str]] = []
+    notified: list[int] = []
+    for clock in clocks:
+        session = clock.session
+        line = session.line
+        first = clock.kind == KpiClock.Kind.FIRST
+        if not (line.kpi_first_answer_alert if first else line.kpi_further_answer_alert):
+            continue
+        key = (line.pk, clock.kind)
+        if key not in recipients_cache:
+            listed = line.kpi_first_answer_list if first else line.kpi_further_answer_list
+            recipients_cache[key] = list(listed.values_list("pk", flat=True))
+        recipients = recipients_cache[key]
+        if not recipients:
+            continue
+        if session.operator_id not in names:
+            names[session.operator_id] = user_display_name(session.operator_id) or _no_agent_label()
+        plain, html = overdue_texts(clock=clock, session=session, operator=names[session.operator_id])
+        event_publish(
+            type="notification",
+            users=recipients,
+            payload={
+                "kind": "kpi_overdue",
+                "text": plain,
+                "html": html,
+                "url": conversation_url(session.pk),
+                "session_id": session.pk,
+                "clock": clock.kind,
+            },
+        )
+        mails.append((recipients, plain))
+        notified.append(clock.pk)
+    if notified:
+        KpiClock.objects.filter(pk__in=notified).update(notified_at=now)
+        task_enqueue("kpi.tasks.kpi_overdue_mails_send", mails)

@@ -1,0 +1,58 @@
+"""Read-only admin pages of conversations and clients: a place to look things up, never to edit them
+(conversations change only through the engine's actions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from openlines.session_models import Client, Message, Session
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    fields = ("created_at", "author_type", "author", "text", "internal", "delivery")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SessionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "client_name", "line", "status", "operator", "created_at", "closed")
+    list_filter = ("closed", "status", "line")
+    search_fields = ("chat__client__name", "chat__client__email", "chat__client__phone")
+    list_select_related = ("chat__client", "line", "operator")
+    inlines = [MessageInline]
+
+    @admin.display(description=Client._meta.verbose_name)
+    def client_name(self, obj: Session) -> str:
+        return str(obj.chat.client)
+
+
+class ClientAdmin(ReadOnlyAdmin):
+    list_display = ("id", "name", "email", "phone", "connector", "consent_at", "created_at")
+    search_fields = ("name", "email", "phone", "external_id")
+    exclude = ("extra",)
+
+
+# Another app (the chat list) may register richer pages for these models; it wins.
+if not admin.site.is_registered(Session):
+    admin.site.register(Session, SessionAdmin)
+if not admin.site.is_registered(Client):
+    admin.site.register(Client, ClientAdmin)

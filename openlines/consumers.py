@@ -1,0 +1,191 @@
+"""The live chat widget's websocket: `/ws/livechat/<line code>/?token=<visitor token>`.
+
+No Origin check: the widget runs on customers' own sites. The signed visitor token is the credential.
+The widget sends `message` (with its own `client_id` per message), `typing`, `consent`, `form`, `rate`,
+`resync` (`since` an event id) and `ping`; it receives the chat's client events, reshaped for visitors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from openlines.models import OpenLine
+from openlines.services import livechat
+from openlines.services.events import client_group
+from openlines.services.ratelimit import rate_limit_hit
+
+CLOSE_BAD_TOKEN = 4403
+CLOSE_NO_LINE = 4404
+# Per visitor: messages and other actions within a 10-second window (limits in settings
+# LIVECHAT_RATE_LIMIT_*); typing is throttled separately.
+WINDOW_SECONDS = 10
+# Ids of the socket's own recent messages, to recognise their echo without a database query.
+SENT_REMEMBERED = 100
+
+
+def _errors(error: ValidationError) -> dict[str, list[str]]:
+    if hasattr(error, "error_dict"):
+        return {field: [str(m) for m in messages] for field, messages in error.message_dict.items()}
+    return {"__all__": [str(m) for m in error.messages]}
+
+
+class LivechatConsumer(AsyncJsonWebsocketConsumer):
+    line: OpenLine
+    visitor: livechat.Visitor
+    chat_id: int | None = None
+
+    async def connect(self) -> None:
+        code = self.scope["url_route"]["kwargs"]["code"]
+        line = await database_sync_to_async(OpenLine.objects.filter(code=code).first)()
+        if line is None:
+            await self.close(code=CLOSE_NO_LINE)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        token = (query.get("token") or [""])[0]
+        visitor = livechat.visitor_from_token(line=line, token=token)
+        if visitor is None:
+            await self.close(code=CLOSE_BAD_TOKEN)
+            return
+        self.line, self.visitor = line, visitor
+        await self.accept()
+        await self._join_chat()
+        await self.send_json({"type": "hello"})
+
+    async def disconnect(self, code: int) -> None:
+        if self.chat_id is not None:
+            await self.channel_layer.group_discard(client_group(self.chat_id), self.channel_name)
+
+    async def _join_chat(self) -> None:
+        if self.chat_id is not None:
+            return
+        chat = await database_sync_to_async(livechat.visitor_chat)(line=self.line, visitor=self.visitor)
+        if chat is not None:
+            self.chat_id = chat.pk
+            await self.channel_layer.group_add(client_group(chat.pk), self.channel_name)
+
+    def _limited(self, bucket: str, limit: int) -> bool:
+        return rate_limit_hit(
+            key=f"lc:{bucket}:{self.visitor.visitor_id}", limit=limit, window_seconds=WINDOW_SECONDS
+        )
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict):
+            await self.send_json({"type": "error", "errors": {"__all__": ["expected a JSON object"]}})
+            return
+        kind = content.get("type")
+        if kind == "typing":
+            if not self._limited("typing", settings.LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S):
+                await database_sync_to_async(livechat.livechat_typing)(
+                    line=self.line, visitor=self.visitor, preview=content.get("text", "")
+                )
+            return
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+            return
+        limits = settings.LIVECHAT_RATE_LIMIT_MESSAGES_PER_10S, settings.LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S
+        limited = self._limited("message", limits[0]) if kind == "message" else False
+        if limited or self._limited("action", limits[1]):
+            await self.send_json(
+                {"type": "error", "code": "rate_limited", "client_id": content.get("client_id"), "errors": {}}
+            )
+            return
+        try:
+            await self._dispatch(kind, content)
+        except ValidationError as error:
+            await self.send_json(
+                {
+                    "type": "error",
+                    "request": kind,
+                    "client_id": content.get("client_id"),
+                    "errors": _errors(error),
+                }
+            )
+
+    async def _dispatch(self, kind: Any, content: dict[str, Any]) -> None:
+        if kind == "message":
+            result = await database_sync_to_async(livechat.livechat_message_receive)(
+                line=self.line,
+                visitor=self.visitor,
+                client_message_id=content.get("client_id", ""),
+                text=content.get("text", ""),
+                attachments=content.get("attachments"),
+                page_url=content.get("url", ""),
+            )
+            await self._join_chat()
+            if not result.duplicate:
+                self._remember_sent(result.message.pk, result.message.external_id or "")
+            await self.send_json(
+                {"type": "ack", "client_id": content.get("client_id"), "message_id": result.message.pk}
+            )
+            since = content.get("since")
+            if result.session_created and not result.duplicate and isinstance(since, int) and since >= 0:
+                # The events of the new session were pushed before this socket joined the chat's group.
+                await self._send_events_since(since)
+        elif kind == "consent":
+            await database_sync_to_async(livechat.livechat_consent_give)(line=self.line, visitor=self.visitor)
+            await self.send_json({"type": "consent.ok"})
+        elif kind == "form":
+            await database_sync_to_async(livechat.livechat_contact_save)(
+                line=self.line,
+                visitor=self.visitor,
+                name=content.get("name", ""),
+                email=content.get("email", ""),
+                phone=content.get("phone", ""),
+            )
+            await self.send_json({"type": "form.ok"})
+        elif kind == "rate":
+            await database_sync_to_async(livechat.livechat_rate)(
+                line=self.line, visitor=self.visitor, vote=content.get("vote", "")
+            )
+        elif kind == "resync":
+            since = content.get("since", 0)
+            if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+                raise ValidationError({"since": ["since must be a non-negative event id"]})
+            await self._join_chat()
+            await self._send_events_since(since)
+        else:
+            raise ValidationError(f"unknown message type {kind!r}")
+
+    async def _send_events_since(self, since: int) -> None:
+        events = await database_sync_to_async(self._events_since)(since)
+        await self.send_json({"type": "resync", "since": since, "events": events})
+
+    def _events_since(self, since: int) -> list[dict[str, Any]]:
+        from openlines.selectors import client_events_since
+
+        if self.chat_id is None:
+            return []
+        shaped = (
+            livechat.client_event_shape(e, line=self.line, visitor_id=self.visitor.visitor_id)
+            for e in client_events_since(chat_id=self.chat_id, since=since)
+        )
+        return [e for e in shaped if e is not None]
+
+    def _remember_sent(self, message_id: int, external_id: str) -> None:
+        sent = self.__dict__.setdefault("_sent", {})
+        sent[message_id] = external_id
+        if len(sent) > SENT_REMEMBERED:
+            del sent[next(iter(sent))]
+
+    async def client_event(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        if event.get("type") == "typing" and event.get("by") == "client":
+            return
+        own = self.__dict__.get("_sent", {}).pop((event.get("message") or {}).get("id"), None)
+        if event.get("type") == "message.new" and own is not None:
+            # The echo of a message this socket just sent: its channel id is known, so shaping it needs no
+            # database hop (which would queue behind every other visitor's message on the sync thread).
+            event = {**event, "message": {**event["message"], "external_id": own}}
+            shaped = livechat.client_event_shape(event, line=self.line, visitor_id=self.visitor.visitor_id)
+        else:
+            shaped = await database_sync_to_async(livechat.client_event_shape)(
+                event, line=self.line, visitor_id=self.visitor.visitor_id
+            )
+        if shaped is not None:
+            await self.send_json(shaped)

@@ -1,0 +1,269 @@
+"""Client messages from any channel: one idempotent entry point, and the start of a session.
+
+`message_ingest` stores the message, starts a session when the chat has none open (mode input) or
+continues the open one, and runs the start-of-session automations (consent, welcome, bot, off-hours) and
+routing, all in one transaction. A replay of the same channel message id stores nothing and returns the
+message stored the first time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contactcenter.connectors.kinds import ConnectorKind
+from contactcenter.models import Connector
+from contactcenter.selectors import available_user_ids
+from openlines import signals
+from openlines.models import OpenLine
+from openlines.services import bots, lifecycle, ratings, routing
+from openlines.session_models import Chat, Client, DeadlineKind, Message, Session, SessionStatus
+from openlines.worktime import line_is_working
+
+
+@dataclass(frozen=True)
+class InboundClient:
+    external_id: str
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    avatar_url: str = ""
+    profile_url: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    external_id: str | None
+    text: str = ""
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    external_chat_id: str = ""
+    sent_at: datetime | None = None
+    source_url: str = ""
+    # An explicit rating (ratings.LIKE / ratings.DISLIKE) from a channel that sends ratings as data, not text.
+    rating: int | None = None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    message: Message
+    session: Session
+    session_created: bool
+    duplicate: bool
+    # Why a rating in this message was not applied (the time for rating has passed), else "".
+    rating_refused: str = ""
+
+
+def _existing(connector: Connector, external_id: str | None) -> Message | None:
+    if not external_id:
+        return None
+    return (
+        Message.objects.select_related("session").filter(connector=connector, external_id=external_id).first()
+    )
+
+
+def _client_upsert(connector: Connector, inbound: InboundClient) -> Client:
+    client, created = Client.objects.get_or_create(
+        connector=connector,
+        external_id=inbound.external_id,
+        defaults={
+            "name": inbound.name,
+            "phone": inbound.phone,
+            "email": inbound.email,
+            "avatar_url": inbound.avatar_url,
+            "profile_url": inbound.profile_url,
+            "extra": inbound.extra,
+        },
+    )
+    if not created:
+        changed = []
+        for name in ("name", "phone", "email", "avatar_url", "profile_url"):
+            value = getattr(inbound, name)
+            if value and getattr(client, name) != value:
+                setattr(client, name, value)
+                changed.append(name)
+        if changed:
+            client.save(update_fields=changed)
+    return client
+
+
+def message_ingest(*, connector: Connector, client: InboundClient, message: InboundMessage) -> IngestResult:
+    """Store one client message from `connector` (idempotent on `message.external_id`)."""
+    existing = _existing(connector, message.external_id)
+    if existing is not None:
+        return IngestResult(existing, existing.session, session_created=False, duplicate=True)
+    try:
+        with transaction.atomic():
+            return _ingest(connector, client, message)
+    except IntegrityError:
+        # A concurrent delivery of the same message won the race: answer as a replay.
+        existing = _existing(connector, message.external_id)
+        if existing is None:
+            raise
+        return IngestResult(existing, existing.session, session_created=False, duplicate=True)
+
+
+def _ingest(connector: Connector, inbound_client: InboundClient, inbound: InboundMessage) -> IngestResult:
+    now = timezone.now()
+    at = min(inbound.sent_at, now) if inbound.sent_at else now
+    client = _client_upsert(connector, inbound_client)
+    chat, _created = Chat.objects.get_or_create(
+        line_id=connector.line_id,
+        client=client,
+        external_chat_id=inbound.external_chat_id or client.external_id,
+    )
+    # Serialise messages of one chat: exactly one of two simultaneous first messages starts the session.
+    chat = Chat.objects.select_for_update().select_related("line", "client__connector").get(pk=chat.pk)
+    existing = _existing(connector, inbound.external_id)
+    if existing is not None:
+        return IngestResult(existing, existing.session, session_created=False, duplicate=True)
+
+    explicit = inbound.rating is not None
+    rating = inbound.rating if explicit else ratings.rating_from_text(connector.kind, inbound.text)
+    if rating is not None:
+        target = ratings.session_awaiting_rating(chat)
+        if target is None and explicit:
+            target = ratings.session_rateable_before_finish(chat)
+        if target is not None:
+            message = lifecycle.message_post(
+                session=target,
+                author_type=Message.Author.CLIENT,
+                text=inbound.text,
+                attachments=inbound.attachments,
+                external_id=inbound.external_id,
+                connector_id=connector.pk,
+                at=at,
+            )
+            try:
+                ratings.session_rate(session=target, vote=rating, at=now)
+            except ValidationError as refused:
+                # Keep the client's message and the refusal text the rating step posted (no savepoint).
+                return IngestResult(
+                    message,
+                    target,
+                    session_created=False,
+                    duplicate=False,
+                    rating_refused=refused.messages[0],
+                )
+            return IngestResult(message, target, session_created=False, duplicate=False)
+        if explicit:
+            raise ratings.RatingRefused(_("No conversation is waiting for a rating."))
+
+    session = Session.objects.select_for_update().filter(chat=chat, closed=False).first()
+    created = session is None
+    if session is None:
+        session = _session_create(chat, connector, source_url=inbound.source_url, at=now)
+        signals.session_created.send(sender=Session, session=session)
+    else:
+        session = lifecycle.session_lock(session.pk)
+    message = lifecycle.message_post(
+        session=session,
+        author_type=Message.Author.CLIENT,
+        text=inbound.text,
+        attachments=inbound.attachments,
+        external_id=inbound.external_id,
+        connector_id=connector.pk,
+        at=at,
+    )
+    if created:
+        session_start_automations(session, at=now)
+    else:
+        _continue(session, message, at=now)
+    return IngestResult(message, session, session_created=created, duplicate=False)
+
+
+def _session_create(chat: Chat, connector: Connector, *, source_url: str, at: datetime) -> Session:
+    previous = Session.objects.filter(chat=chat).order_by("-id").first()
+    return Session.objects.create(
+        line_id=chat.line_id,
+        chat=chat,
+        mode=Session.Mode.INPUT,
+        source=connector.kind,
+        status=SessionStatus.NEW,
+        is_first=previous is None,
+        parent=previous,
+        created_at=at,
+        modified_at=at,
+        extra_url=source_url[:2000],
+    )
+
+
+def session_start_automations(session: Session, *, at: datetime) -> None:
+    """Reference §2.3 "Start" and §4.1: inactive line, consent, bot or welcome, off-hours, routing."""
+    line: OpenLine = session.line
+    if not line.active:
+        lifecycle.client_text_message(session, "line_inactive")
+        lifecycle.session_close(session, at=at)
+        return
+    client = session.chat.client
+    session.worktime = line_is_working(line=line, at=at)
+    if line.agreement_message and session.is_first and client.consent_at is None:
+        lifecycle.client_text_message(session, "agreement_notice")
+    lifecycle.deadline_set(session, DeadlineKind.NO_ANSWER, at + _seconds(line.no_answer_time))
+    if bots.bot_should_join(session):
+        bots.bot_join(session, at=at)
+        return
+    if line.welcome_message and (line.send_welcome_each_session or session.is_first):
+        lifecycle.client_text_message(session, "welcome")
+    routing.session_route_new(session, at=at)
+    off_hours_reply(session)
+
+
+def off_hours_reply(session: Session) -> None:
+    """Off-hours text, once: outside working hours, or when the line checks availability and nobody is
+    available (reference §4.3)."""
+    line = session.line
+    if line.worktime_dayoff_rule != OpenLine.Rule.TEXT or session.send_no_work_time_text:
+        return
+    nobody = False
+    if line.check_available and session.undistributed:
+        from openlines.selectors import line_queue_user_ids
+
+        queue = line_queue_user_ids(line=line)
+        nobody = not available_user_ids(user_ids=queue, check_available=True)
+    if session.worktime and not nobody:
+        return
+    lifecycle.client_text_message(session, "worktime_dayoff")
+    session.send_no_work_time_text = True
+    lifecycle.session_save(session)
+
+
+def _continue(session: Session, message: Message, *, at: datetime) -> None:
+    """A further client message in an open session."""
+    if session.bot_id is not None and session.bot_started_at is not None:
+        lifecycle.session_on_client_message(session, at=at)
+        bots.bot_on_client_message(session, message, at=at)
+        return
+    was_waiting = session.undistributed
+    lifecycle.session_on_client_message(session, at=at)
+    if session.undistributed and not was_waiting:
+        # A conversation closed before anyone accepted it is back in the queue.
+        routing.line_distribute(session.line_id, at=at)
+        return
+    if session.operator_id is not None and not session.pause:
+        line = session.line
+        available = available_user_ids(
+            user_ids=[session.operator_id], check_available=line.check_available, now=at
+        )
+        if session.operator_id not in available:
+            # The agent left meanwhile: the client is not left waiting on them (reference §4.6).
+            name = lifecycle.user_display_name(session.operator_id)
+            lifecycle.session_return_to_queue(session, at=at, undistributed=True)
+            lifecycle.system_message(session, "agent_unavailable", internal=True, user=name)
+            routing.line_distribute(line.pk, at=at)
+
+
+def _seconds(value: int) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=value)
+
+
+def connector_kind_is_messenger(kind: str) -> bool:
+    return kind not in (ConnectorKind.LIVECHAT,)

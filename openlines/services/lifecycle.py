@@ -1,0 +1,461 @@
+"""The session state machine (reference §2.3): the one place that changes a session's status, flags and
+deadlines, and posts the messages those transitions produce.
+
+Callers lock the session row first (`session_lock`) and call these inside a transaction. Nothing here
+checks permissions; `openlines.services.actions` does that before calling in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from openlines import signals
+from openlines.models import OpenLine
+from openlines.services.delivery import message_dispatch
+from openlines.services.events import event_publish
+from openlines.session_models import (
+    DeadlineKind,
+    Message,
+    Session,
+    SessionDeadline,
+    SessionOffer,
+    SessionStatus,
+)
+
+# `queue_time` is ignored in "to everybody" mode and when not positive (reference §4.3).
+ALL_MODE_RECHECK_SECONDS = 3600
+# A pinned session's close is moved by a week (reference §2.3 "Pause / pin").
+PIN_CLOSE_DELAY = timedelta(days=7)
+VOTE_LIKE = 5
+VOTE_DISLIKE = 1
+
+
+_LOCKED_WITH = ("line", "chat", "chat__client__connector")
+
+
+def session_lock(session_id: int) -> Session:
+    """The session row, locked for the rest of the transaction."""
+    return Session.objects.select_for_update().select_related(*_LOCKED_WITH).get(pk=session_id)
+
+
+def session_try_lock(session_id: int) -> Session | None:
+    """Like `session_lock`, but None at once when another transaction holds the row (or it is gone)."""
+    return (
+        Session.objects.select_for_update(skip_locked=True)
+        .select_related(*_LOCKED_WITH)
+        .filter(pk=session_id)
+        .first()
+    )
+
+
+def user_display_name(user_id: int | None) -> str:
+    if user_id is None:
+        return ""
+    user = get_user_model().objects.filter(pk=user_id).select_related("profile").first()
+    if user is None:
+        return ""
+    profile = getattr(user, "profile", None)
+    if profile is not None:
+        return str(profile.name)
+    return str(user.get_full_name() or user.get_username())
+
+
+# --- Deadlines ------------------------------------------------------------------------------------
+
+
+def deadline_set(session: Session, kind: DeadlineKind, due_at: datetime) -> None:
+    # One upsert (INSERT ... ON CONFLICT) instead of update_or_create's savepoints, lock and second query.
+    SessionDeadline.objects.bulk_create(
+        [SessionDeadline(session=session, kind=kind, due_at=due_at)],
+        update_conflicts=True,
+        unique_fields=["session", "kind"],
+        update_fields=["due_at"],
+    )
+
+
+def deadline_clear(session: Session, *kinds: DeadlineKind) -> None:
+    qs = SessionDeadline.objects.filter(session=session)
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    qs.delete()
+
+
+def queue_wait_seconds(line: OpenLine) -> int:
+    if line.queue_type == OpenLine.QueueType.ALL or line.queue_time <= 0:
+        return ALL_MODE_RECHECK_SECONDS
+    return int(line.queue_time)
+
+
+# --- Messages -------------------------------------------------------------------------------------
+
+
+def message_post(
+    *,
+    session: Session,
+    author_type: str,
+    text: str,
+    author_id: int | None = None,
+    internal: bool = False,
+    attachments: list[dict[str, Any]] | None = None,
+    external_id: str | None = None,
+    connector_id: int | None = None,
+    at: datetime | None = None,
+) -> Message:
+    """Store a message in the session's chat, count it, publish it, and send it to the client's channel."""
+    at = at or timezone.now()
+    # The session's chat object when loaded: its client and channel then come along for the send.
+    chat: dict[str, Any] = (
+        {"chat": session.chat} if Session.chat.is_cached(session) else {"chat_id": session.chat_id}
+    )
+    message = Message.objects.create(
+        **chat,
+        session=session,
+        author_type=author_type,
+        author_id=author_id,
+        text=text,
+        internal=internal,
+        attachments=attachments or [],
+        external_id=external_id,
+        connector_id=connector_id,
+        created_at=at,
+    )
+    if not internal:
+        session.message_count += 1
+        session.date_last_message = at
+    session.modified_at = at
+    event_publish(
+        type="message.new",
+        session=session,
+        payload={"message": message_payload(message)},
+        for_client=not internal,
+    )
+    if author_type != Message.Author.CLIENT and not internal:
+        message_dispatch(message)
+    if author_type == Message.Author.CLIENT:
+        signals.client_message_received.send(sender=Session, session=session, message=message)
+    elif author_type == Message.Author.AGENT and not internal:
+        signals.agent_message_sent.send(sender=Session, session=session, message=message)
+    return message
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "author_type": message.author_type,
+        "author_id": message.author_id,
+        "author_name": user_display_name(message.author_id) if message.author_id else "",
+        "text": message.text,
+        "attachments": message.attachments,
+        "internal": message.internal,
+        "delivery": message.delivery,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def system_message(session: Session, key: str, *, internal: bool = False, **macros: str) -> Message:
+    """A message in the line's language from the default texts (or the line's own copy of that text)."""
+    text = session.line.client_text(key)
+    for name, value in macros.items():
+        text = text.replace(f"#{name.upper()}#", value)
+    return message_post(session=session, author_type=Message.Author.SYSTEM, text=text, internal=internal)
+
+
+def client_text_message(session: Session, key: str) -> Message:
+    """An automatic text the client sees (welcome, no-answer, close...)."""
+    return system_message(session, key, internal=False)
+
+
+# --- Offers and ownership -------------------------------------------------------------------------
+
+
+def offers_replace(session: Session, user_ids: list[int], at: datetime) -> None:
+    """Make `user_ids` the agents who see the session as an offer; the others lose it."""
+    current = set(session.offers.values_list("user_id", flat=True))
+    wanted = set(user_ids)
+    lost = current - wanted
+    if lost:
+        session.offers.filter(user_id__in=lost).delete()
+        event_publish(type="offer.withdrawn", session=session, users=lost, payload={})
+    for user_id in wanted - current:
+        SessionOffer.objects.create(session=session, user_id=user_id, offered_at=at)
+    if wanted - current:
+        event_publish(
+            type="offer.new",
+            session=session,
+            users=wanted - current,
+            payload={"session": session_summary(session)},
+        )
+
+
+def session_summary(session: Session) -> dict[str, Any]:
+    client = session.chat.client
+    return {
+        "id": session.pk,
+        "line_id": session.line_id,
+        "line_name": session.line.line_name,
+        "status": session.status,
+        "operator_id": session.operator_id,
+        "client": {"id": client.pk, "name": client.name},
+        "source": session.source,
+        "closed": session.closed,
+        "pause": session.pause,
+        "wait_answer": session.wait_answer,
+        "created_at": session.created_at.isoformat(),
+    }
+
+
+def session_assign(session: Session, *, user_ids: list[int], at: datetime, crm: bool = False) -> None:
+    """Route result: offer the session to `user_ids` (one agent, or several in "to everybody" mode)."""
+    line = session.line
+    session.undistributed = False
+    session.date_operator = at
+    if len(user_ids) == 1 and line.queue_type != OpenLine.QueueType.ALL:
+        session.operator_id = user_ids[0]
+        if user_ids[0] not in session.queue_history:
+            session.queue_history = [*session.queue_history, user_ids[0]]
+    else:
+        session.operator_id = None
+    session.operator_from_crm = crm
+    offers_replace(session, user_ids, at)
+    if crm:
+        deadline_clear(session, DeadlineKind.QUEUE)
+    else:
+        deadline_set(session, DeadlineKind.QUEUE, at + timedelta(seconds=queue_wait_seconds(line)))
+    session_save(session)
+
+
+def session_unassign(session: Session, *, at: datetime, undistributed: bool) -> None:
+    """Nobody holds the session any more: it waits in the queue (`undistributed`) or for routing."""
+    session.operator_id = None
+    session.operator_from_crm = False
+    session.undistributed = undistributed
+    offers_replace(session, [], at)
+    deadline_clear(session, DeadlineKind.QUEUE)
+    session_save(session)
+
+
+def session_save(session: Session) -> None:
+    session.modified_at = timezone.now()
+    previous = session.saved_operator_id
+    session.save()
+    if previous != session.operator_id:
+        signals.session_operator_changed.send(
+            sender=Session,
+            session=session,
+            previous_id=previous,
+            operator_id=session.operator_id,
+            manual=getattr(session, "_manual_transfer", False),
+        )
+    session.saved_operator_id = session.operator_id
+    event_publish(type="session.updated", session=session, payload={"session": session_summary(session)})
+
+
+# --- Transitions (reference §2.3) -----------------------------------------------------------------
+
+
+def session_accept(session: Session, *, user_id: int, at: datetime) -> None:
+    """An agent takes the conversation: they own it, the other offers disappear."""
+    previous = session.operator_id
+    session.operator_id = user_id
+    session.undistributed = False
+    if session.wait_answer:
+        session.wait_answer = False
+        if session.status < SessionStatus.ANSWER:
+            session.status = SessionStatus.ANSWER
+        if session.date_operator_answer is None:
+            session.date_operator_answer = at
+            session.time_answer = _seconds(session.created_at, at)
+    if session.date_operator is None:
+        session.date_operator = at
+    if user_id not in session.queue_history:
+        session.queue_history = [*session.queue_history, user_id]
+    offers_replace(session, [], at)
+    deadline_clear(session, DeadlineKind.QUEUE)
+    session_save(session)
+    if previous and previous != user_id:
+        event_publish(type="session.lost", session=session, users=[previous], payload={})
+
+
+def session_return_to_queue(session: Session, *, at: datetime, undistributed: bool) -> None:
+    """Skip, recall, an unavailable agent: the session waits for an agent again (STATUS 5).
+
+    `undistributed` puts it in the line's waiting list for the next free agent; otherwise the caller routes
+    it at once.
+    """
+    session.wait_answer = True
+    session.status = SessionStatus.SKIP
+    session.pause = False
+    if session.wait_action:
+        # Back in the queue means the client waits for an agent: the closing phase is over.
+        session.wait_action = False
+        deadline_clear(session, DeadlineKind.CLOSE)
+    previous = session.operator_id
+    session_unassign(session, at=at, undistributed=undistributed)
+    if previous:
+        event_publish(type="session.lost", session=session, users=[previous], payload={})
+
+
+def session_on_agent_message(session: Session, *, user_id: int, at: datetime) -> None:
+    """Agent writes (reference §2.3): waiting for the client, or closing when in the closing phase."""
+    line = session.line
+    if session.wait_answer:
+        session_accept(session, user_id=user_id, at=at)
+    if session.date_first_answer is None:
+        session.date_first_answer = at
+        session.time_first_answer = max(_seconds(session.created_at, at) - session.time_bot, 0)
+        deadline_clear(session, DeadlineKind.NO_ANSWER)
+    if session.wait_action:
+        session.status = SessionStatus.WAIT_CLIENT
+        deadline_set(session, DeadlineKind.CLOSE, at + timedelta(minutes=line.full_close_time))
+    else:
+        session.status = SessionStatus.OPERATOR
+        if not session.pause:
+            deadline_set(session, DeadlineKind.CLOSE, at + timedelta(seconds=line.auto_close_time))
+    session_save(session)
+
+
+def session_on_client_message(session: Session, *, at: datetime) -> None:
+    """Client writes: back to "client waiting" (20 before the agent's reply, 25 after it).
+
+    A conversation closed before anyone accepted it (also one reopened by a late rating) goes back to
+    waiting for an agent (STATUS 5): its holder gets a new queue time, or, with nobody holding it, it joins
+    the line's waiting list (the caller distributes).
+    """
+    session.date_last_client_message = at
+    if session.wait_action and (session.wait_answer or session.operator_id is None):
+        session.wait_answer = True
+        session.status = SessionStatus.SKIP
+        if session.operator_id is not None or session.offers.exists():
+            deadline_set(
+                session, DeadlineKind.QUEUE, at + timedelta(seconds=queue_wait_seconds(session.line))
+            )
+        else:
+            session.undistributed = True
+    session.wait_action = False
+    if not session.wait_answer:
+        if session.status >= SessionStatus.OPERATOR:
+            session.status = SessionStatus.CLIENT_AFTER_OPERATOR
+        elif session.status < SessionStatus.CLIENT:
+            session.status = SessionStatus.CLIENT
+    # Nobody closes a conversation while the client is waiting for the agent.
+    deadline_clear(session, DeadlineKind.CLOSE)
+    session_save(session)
+
+
+def session_finish(session: Session, *, at: datetime, auto: bool = False) -> None:
+    """The agent (or the auto-close timer) ends the conversation: texts, rating request, closing phase.
+
+    With nothing to wait for, or `full_close_time` 0, the session closes at once (a later rating can still
+    reopen it while `wait_vote` is set).
+    """
+    line = session.line
+    if session.wait_action and session.status == SessionStatus.WAIT_CLIENT and not auto:
+        # Second close during the closing phase: close for good.
+        session_close(session, at=at)
+        return
+    if not auto:
+        session.date_operator_close = at
+        session.time_close = _seconds(session.created_at, at)
+    rule, key = (line.auto_close_rule, "auto_close") if auto else (line.close_rule, "close")
+    waiting = False
+    if rule == OpenLine.Rule.TEXT:
+        client_text_message(session, key)
+        waiting = True
+    if line.vote_message and not session.vote:
+        rating_request_post(session)
+        session.wait_vote = True
+        waiting = True
+    if not waiting or line.full_close_time == 0:
+        session_close(session, at=at)
+        return
+    session.wait_action = True
+    session.status = SessionStatus.WAIT_CLIENT
+    # Nobody is to take a conversation that is being closed: it leaves the waiting list and the offers
+    # to other agents end (its own agent, if any, keeps it).
+    session.undistributed = False
+    others = (
+        session.offers.all()
+        if session.operator_id is None
+        else session.offers.exclude(user_id=session.operator_id)
+    )
+    withdrawn = set(others.values_list("user_id", flat=True))
+    if withdrawn:
+        session.offers.filter(user_id__in=withdrawn).delete()
+        event_publish(type="offer.withdrawn", session=session, users=withdrawn, payload={})
+    deadline_clear(session, DeadlineKind.QUEUE, DeadlineKind.NO_ANSWER, DeadlineKind.BOT)
+    deadline_set(session, DeadlineKind.CLOSE, at + timedelta(minutes=line.full_close_time))
+    session_save(session)
+
+
+def rating_request_post(session: Session) -> Message:
+    from contactcenter.connectors.kinds import ConnectorKind
+
+    key = "vote_message_1_text" if session.source == ConnectorKind.LIVECHAT else "vote_message_2_text"
+    message = client_text_message(session, key)
+    event_publish(type="rating.requested", session=session, payload={}, for_client=True)
+    return message
+
+
+def session_close(session: Session, *, at: datetime, status: SessionStatus = SessionStatus.CLOSE) -> None:
+    """Full close (reference §2.3): closed, durations stored, deadlines gone, the agent's slot freed."""
+    line = session.line
+    bot_time_stop(session, at=at)
+    session.closed = True
+    session.status = status
+    session.wait_action = False
+    session.wait_answer = False
+    session.undistributed = False
+    session.date_close = at
+    session.time_dialog = _seconds(session.created_at, at)
+    if session.wait_vote and line.vote_time_limit:
+        session.date_close_vote = at + timedelta(seconds=line.vote_time_limit)
+    offers_replace(session, [], at)
+    deadline_clear(session)
+    system_message(session, "session_closed", internal=True)
+    session_save(session)
+    signals.session_closed.send(sender=Session, session=session)
+    event_publish(type="session.closed", session=session, payload={"status": status}, for_client=True)
+
+
+def session_reopen_for_rating(session: Session, *, at: datetime) -> None:
+    """A rating after the full close reopens the conversation into its closing phase."""
+    session.closed = False
+    session.status = SessionStatus.WAIT_CLIENT
+    session.wait_action = True
+    session.date_close = None
+    system_message(session, "reopened", internal=True)
+    deadline_set(session, DeadlineKind.CLOSE, at + timedelta(minutes=session.line.full_close_time))
+    session_save(session)
+
+
+def session_pin(session: Session, *, pinned: bool, at: datetime) -> None:
+    """Pinned sessions are not re-queued and close a week later; unpinning restores the queue rules."""
+    session.pause = pinned
+    signals.session_pin_changed.send(sender=Session, session=session, pinned=pinned)
+    if pinned:
+        deadline_clear(session, DeadlineKind.QUEUE)
+        close = SessionDeadline.objects.filter(session=session, kind=DeadlineKind.CLOSE).first()
+        if close is not None:
+            deadline_set(session, DeadlineKind.CLOSE, close.due_at + PIN_CLOSE_DELAY)
+    else:
+        if session.wait_answer and session.operator_id is not None:
+            deadline_set(
+                session, DeadlineKind.QUEUE, at + timedelta(seconds=queue_wait_seconds(session.line))
+            )
+        if session.status == SessionStatus.OPERATOR:
+            deadline_set(session, DeadlineKind.CLOSE, at + timedelta(seconds=session.line.auto_close_time))
+    session_save(session)
+
+
+def bot_time_stop(session: Session, *, at: datetime) -> None:
+    if session.bot_started_at is not None:
+        session.time_bot += _seconds(session.bot_started_at, at)
+        session.bot_started_at = None
+
+
+def _seconds(start: datetime, end: datetime) -> int:
+    return max(int((end - start).total_seconds()), 0)

@@ -1,0 +1,87 @@
+"""Shared fixtures: users, an authenticated client, clock helpers."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from contactcenter.models import EmployeeProfile
+
+
+@pytest.fixture
+def make_user(db):
+    counter = {"n": 0}
+
+    def make(username: str | None = None, *, password: str = "pw-123456", **fields):
+        counter["n"] += 1
+        username = username or f"user{counter['n']}"
+        profile_fields = {
+            key: fields.pop(key) for key in ("uses_time_tracking", "openlines_paused") if key in fields
+        }
+        user = get_user_model().objects.create_user(username=username, password=password, **fields)
+        EmployeeProfile.objects.create(user=user, **profile_fields)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def agent(make_user):
+    return make_user("agent", first_name="Ann", last_name="Agent", is_staff=True)
+
+
+@pytest.fixture
+def admin_user(db):
+    return get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2 at production strength costs ~0.3 s a login; tests do not need that protection."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_connection_pools_after_session(django_db_setup, django_db_blocker):
+    """Return this thread's connection and close the PostgreSQL pool before the test database is dropped.
+
+    Otherwise the pooled connections left by the browser tests' live server keep the database busy.
+    Session fixtures tear down in reverse order, so this runs after the live server stops.
+    """
+    yield
+    from django.db import connections
+
+    connections.close_all()
+    for alias in connections:
+        close_pool = getattr(connections[alias], "close_pool", None)
+        if close_pool is not None:
+            close_pool()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Debian's Chromium driven by Playwright; the test is skipped where it is not installed.
+
+    Playwright's sync API runs an event loop in the test thread, so Django's async-safety check must be
+    relaxed for the test's own ORM calls (only for that test: `check --deploy` refuses the variable).
+    """
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no system Chromium at {CHROMIUM}")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    # Connections opened while Playwright's loop ran belong to its context; give them back to the pool,
+    # or PostgreSQL keeps the test database busy at the end of the session.
+    from django.db import connections
+
+    connections.close_all()
