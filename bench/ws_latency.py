@@ -411,8 +411,7 @@ def server_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
     if args.mode == "scaled":
         env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
         env["REDIS_URL"] = REDIS_URL
-        env["CHANNEL_LAYER_PREFIX"] = f"wsbench{secrets.token_hex(3)}"
-        env["Q_CLUSTER_NAME"] = "wsbench"
+        env["REDIS_KEY_PREFIX"] = f"wsbench{secrets.token_hex(3)}"
     return env
 
 

@@ -128,6 +128,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 SCALED_MODE = bool(REDIS_URL)
+# Every key this deployment writes to Redis (channel layer, cache, task queue) starts with this, so two
+# deployments (or two parallel test workers) can share one Redis without reading each other's work.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="cc")
 
 CHANNEL_LAYERS: dict[str, Any]
 if SCALED_MODE:
@@ -138,7 +141,7 @@ if SCALED_MODE:
                 "hosts": [REDIS_URL],
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
                 "expiry": env.int("CHANNEL_LAYER_EXPIRY", default=60),
-                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="cc"),
+                "prefix": REDIS_KEY_PREFIX,
             },
         }
     }
@@ -148,13 +151,20 @@ else:
 # Rate limits of public endpoints (live chat) count in the cache: per process in the embedded mode,
 # shared through Redis in the scaled mode.
 CACHES: dict[str, Any] = (
-    {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
+        }
+    }
     if SCALED_MODE
     else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 )
 
 Q_CLUSTER: dict[str, Any] = {
-    "name": env.str("Q_CLUSTER_NAME", default="contactcenter"),
+    # django-q2 names its Redis queue and its cluster statistics after the cluster.
+    "name": f"{REDIS_KEY_PREFIX}-tasks",
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": 60,
     "retry": 90,

@@ -60,8 +60,7 @@ def server(tmp_path, server_database_url):
     if server_database_url:
         env["DATABASE_URL"] = server_database_url
     if settings.SCALED_MODE:
-        env["Q_CLUSTER_NAME"] = f"serve-test-{port}"
-        env["CHANNEL_LAYER_PREFIX"] = f"serve-test-{port}"
+        env["REDIS_KEY_PREFIX"] = f"serve-test-{port}"
     log_path = tmp_path / "serve.log"
     log = log_path.open("a")
     proc = subprocess.Popen(
