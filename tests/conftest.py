@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 
 from contactcenter.models import EmployeeProfile
 
@@ -62,26 +69,38 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture
-def browser(monkeypatch):
-    """Debian's Chromium driven by Playwright; the test is skipped where it is not installed.
+@contextmanager
+def launched_chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright; the calling test is skipped where it is not installed.
 
     Playwright's sync API runs an event loop in the test thread, so Django's async-safety check must be
-    relaxed for the test's own ORM calls (only for that test: `check --deploy` refuses the variable).
+    relaxed for the test's own ORM calls, and only while the browser runs: `check --deploy` refuses the
+    variable, and subprocesses started later must not inherit it.
     """
-    from pathlib import Path
-
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no system Chromium at {CHROMIUM}")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-    # Connections opened while Playwright's loop ran belong to its context; give them back to the pool,
-    # or PostgreSQL keeps the test database busy at the end of the session.
-    from django.db import connections
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+        # Connections opened while Playwright's loop ran belong to its context; give them back to the
+        # pool, or PostgreSQL keeps the test database busy at the end of the session.
+        connections.close_all()
 
-    connections.close_all()
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with launched_chromium() as chromium:
+        yield chromium

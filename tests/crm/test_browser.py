@@ -6,45 +6,15 @@ The workspace page is built on another branch; this drives the panel page the wo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.models import Permission
-from django.db import connections
 from django.test import Client
 
 from crm.models import Lead
 from openlines.models import OpenLine
 from tests.openlines.conftest import reload
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def allow_orm_beside_playwright(monkeypatch):
-    """Playwright's sync API runs an event loop in this thread; the ORM calls of the test are still
-    synchronous. Set per test (not at import) so it does not leak into other tests' subprocesses."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-        # While Playwright's loop runs, the ORM works on a connection of its own context; hand it back
-        # here, or PostgreSQL keeps a session open on the test database.
-        connections.close_all()
 
 
 def test_create_lead_button_creates_the_lead_and_links_to_its_record_page(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
@@ -12,36 +10,21 @@ from openlines.models import OpenLine
 from openlines.session_models import Session
 from tests.kpi.factories import add_message, make_session
 
-CHROMIUM = "/usr/bin/chromium"
-
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
-def page(live_server, admin_user, monkeypatch):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("the system Chromium is not installed")
-    # Playwright's sync API runs an event loop in this thread; set only for this test, since a leaked
-    # variable would fail `check --deploy` in later tests.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
+def page(live_server, admin_user, browser):
     client = Client()
     client.force_login(admin_user)
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(base_url=live_server.url)
-        context.add_cookies(
-            [{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
-        )
-        tab = context.new_page()
-        tab.set_default_timeout(10000)
-        yield tab
-        browser.close()
+    context = browser.new_context(base_url=live_server.url)
+    context.add_cookies(
+        [{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+    )
+    tab = context.new_page()
+    tab.set_default_timeout(10000)
+    return tab
 
 
 def test_filter_choose_a_column_open_history_and_rate(page, admin_user):
