@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cluster import Processes, free_port, pg_admin, redis_flush, server_env, wait_http
+
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 PG_DB = "h_wsbench"
 REDIS_URL = "redis://127.0.0.1:6379/10"
 LINE_CODE = "bench"
@@ -102,84 +103,6 @@ def setup_child(agents: int) -> None:
         store.create()
         keys.append(store.session_key)
     print(json.dumps({"session_keys": keys, "cookie": settings.SESSION_COOKIE_NAME}))
-
-
-# --- processes -------------------------------------------------------------------------------------
-
-
-class Processes:
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"{name}.log").open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: stopped with its children, not by the tty's ^C
-        )
-        self.procs.append((name, proc))
-        return proc
-
-    def stop(self) -> None:
-        for _name, proc in self.procs:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for _name, proc in self.procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-    def check_alive(self) -> None:
-        for name, proc in self.procs:
-            if proc.poll() is not None:
-                log = (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
-                raise SystemExit(f"{name} exited with {proc.returncode}:\n{log}")
-
-
-def wait_http(url: str, procs: Processes, timeout: float = 120) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        procs.check_alive()
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer within {timeout} s")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.encode())
-
-
-def redis_flush() -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 # --- the load ----------------------------------------------------------------------------------------
@@ -389,30 +312,15 @@ async def load(
 # --- main --------------------------------------------------------------------------------------------
 
 
-def server_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
-    skip = ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE")
-    env = {k: v for k, v in os.environ.items() if k not in skip}
-    env.update(
-        {
-            "DATA_DIR": str(data_dir),
-            "DEBUG": "false",
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "SECURE_SSL_REDIRECT": "false",
-            "SESSION_COOKIE_SECURE": "false",
-            "CSRF_COOKIE_SECURE": "false",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-            # One address opens all the visitors' sessions and every visitor sends steadily.
-            "LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE": "1000000",
-            "LIVECHAT_RATE_LIMIT_MESSAGES_PER_10S": "1000000",
-            "LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S": "1000000",
-        }
+def bench_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
+    if args.mode != "scaled":
+        return server_env(data_dir)
+    return server_env(
+        data_dir,
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{PG_DB}",
+        REDIS_URL=REDIS_URL,
+        REDIS_KEY_PREFIX=f"wsbench{secrets.token_hex(3)}",
     )
-    if args.mode == "scaled":
-        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
-        env["REDIS_URL"] = REDIS_URL
-        env["REDIS_KEY_PREFIX"] = f"wsbench{secrets.token_hex(3)}"
-    return env
 
 
 def main() -> None:
@@ -441,13 +349,13 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     data_dir = Path(tempfile.mkdtemp(prefix=f"wsbench-{args.mode}-"))
     procs = Processes(data_dir)
-    env = server_env(args, data_dir)
+    env = bench_env(args, data_dir)
     scaled = args.mode == "scaled"
     try:
         if scaled:
             pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
             pg_admin(f'CREATE DATABASE "{PG_DB}"')
-            redis_flush()
+            redis_flush(REDIS_URL)
         print(f"setting up in {data_dir} ...", flush=True)
         out = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--setup-child", "--agents", str(args.agents)],
@@ -488,7 +396,7 @@ def main() -> None:
             with contextlib.suppress(Exception):
                 pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
             with contextlib.suppress(Exception):
-                redis_flush()
+                redis_flush(REDIS_URL)
         if not args.keep:
             import shutil
 
