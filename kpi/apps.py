@@ -8,12 +8,16 @@ class KpiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from contactcenter.services.demo import register_demo_history_loader
         from contactcenter.signals import availability_changed
         from kpi import (
             receivers,
             timers,  # noqa: F401  (registers the overdue check)
         )
+        from kpi.demo import kpi_demo_history_load
         from openlines import signals
+
+        register_demo_history_loader(kpi_demo_history_load)
 
         signals.session_created.connect(receivers.on_session_created, dispatch_uid="kpi.session_created")
         signals.client_message_received.connect(

@@ -53,6 +53,7 @@ class ChatListFilterForm(forms.Form):
     crm = forms.ChoiceField(label=_("CRM"), choices=YES_NO, required=False)
     worktime = forms.ChoiceField(label=_("Business hours"), choices=YES_NO, required=False)
     spam = forms.ChoiceField(label=_("Spam"), choices=YES_NO, required=False)
+    late = forms.ChoiceField(label=_("Late answers (KPI)"), choices=YES_NO, required=False)
     message_count_min = forms.IntegerField(label=_("Messages from"), min_value=0, required=False)
     message_count_max = forms.IntegerField(label=_("Messages to"), min_value=0, required=False)
     vote = forms.TypedMultipleChoiceField(

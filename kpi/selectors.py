@@ -106,6 +106,9 @@ def sessions_filter(sessions: QuerySet[Session], filters: dict[str, Any]) -> Que
         sessions = sessions.filter(worktime=_yes_no(f["worktime"]))
     if f.get("spam"):
         sessions = sessions.filter(spam=_yes_no(f["spam"]))
+    if f.get("late"):
+        late = Q(kpi__breaches__gt=0)
+        sessions = sessions.filter(late) if _yes_no(f["late"]) else sessions.exclude(late)
     if f.get("message_count_min") is not None:
         sessions = sessions.filter(message_count__gte=f["message_count_min"])
     if f.get("message_count_max") is not None:

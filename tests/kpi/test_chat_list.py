@@ -73,7 +73,7 @@ def dataset(lines, staff):
             worktime=False,
             source="whatsapp",
             mode="output",
-            kpi={"first_response": 300, "total_response": 900, "response_count": 3},
+            kpi={"first_response": 300, "total_response": 900, "response_count": 3, "breaches": 1},
         ),
         "c": make_session(
             support,
@@ -147,6 +147,8 @@ def test_default_order_is_newest_first(root_client, dataset):
         ("worktime=N", ["b"]),
         ("spam=Y", ["c"]),
         ("spam=N", ["a", "b", "d"]),
+        ("late=Y", ["b"]),
+        ("late=N", ["a", "c", "d"]),
         ("message_count_min=2&message_count_max=3", ["a", "d"]),
         ("vote=5", ["a"]),
         ("vote=1", ["b"]),
