@@ -296,6 +296,7 @@ def measure_list(repeat: int) -> list[tuple[str, float, float]]:
         ("line + sort by first answer", root, f"line={line.pk}&sort=-time_first_answer"),
         ("own level (agent)", own_as_agent, ""),
         ("client name contains", root, "client=Client 12345"),
+        ("late + disliked, last 7 days", root, f"late=Y&vote=1&created_from={week_ago}"),
     ]
     factory = RequestFactory()
     results = []
