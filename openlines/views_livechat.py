@@ -19,15 +19,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
+from contactcenter.ratelimit import client_ip
 from openlines.models import OpenLine
 from openlines.services import livechat
 from openlines.services.ratelimit import rate_limit_hit
 
 UPLOADS_PER_MINUTE_PER_VISITOR = 10
-
-
-def _client_ip(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))
 
 
 def _cors(response: HttpResponse) -> HttpResponse:
@@ -54,7 +51,7 @@ def visitor_session(request: HttpRequest, code: str) -> HttpResponse:
     if request.method != "POST":
         return _json_error(405, {"__all__": [_("Use POST.")]})
     if rate_limit_hit(
-        key=f"lc:session:{_client_ip(request)}",
+        key=f"lc:session:{client_ip(request)}",
         limit=settings.LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE,
         window_seconds=60,
     ):
