@@ -1,7 +1,7 @@
 """`manage.py serve`: the whole product in one command.
 
-Applies migrations (unless `--no-migrate`), loads demo data into an empty database, starts the daphne ASGI server and the
-background machinery the runtime mode needs, and stops all of it on Ctrl-C or SIGTERM:
+Applies migrations (unless `--no-migrate`), loads demo data into an empty database, starts the daphne ASGI
+server and the background machinery the runtime mode needs, and stops all of it on Ctrl-C or SIGTERM:
 - embedded mode (no REDIS_URL): the timer loop and the task runner run inside this process;
 - scaled mode: the timer loop runs here and a `qcluster` child process runs the tasks, unless
   `--web-only` is given (then run `manage.py runtimers` and `manage.py qcluster` separately).
