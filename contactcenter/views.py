@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -11,11 +12,16 @@ from contactcenter.health import channel_layer_state, database_state, migrations
 
 
 def _database_checks() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    database = database_state()
-    if not database["ok"]:
-        unreachable = {"ok": False, "error": "database unreachable"}
-        return database, unreachable, unreachable
-    return database, migrations_state(), workers_state()
+    try:
+        database = database_state()
+        if not database["ok"]:
+            unreachable = {"ok": False, "error": "database unreachable"}
+            return database, unreachable, unreachable
+        return database, migrations_state(), workers_state()
+    finally:
+        # This runs in an executor thread outside the request cycle: hand the connection back to the
+        # pool, or every such thread would keep one checked out for good.
+        close_old_connections()
 
 
 @never_cache

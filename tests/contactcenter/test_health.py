@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.db import OperationalError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.recorder import MigrationRecorder
@@ -57,11 +58,11 @@ def _unapply_last_kpi_migration() -> tuple[str, str]:
 
 
 async def test_healthz_is_503_while_migrations_are_pending():
-    app, name = await sync_to_async(_unapply_last_kpi_migration)()
+    app, name = await database_sync_to_async(_unapply_last_kpi_migration)()
     try:
         response = await AsyncClient().get("/healthz")
     finally:
-        await sync_to_async(MigrationRecorder(connection).record_applied)(app, name)
+        await database_sync_to_async(lambda: MigrationRecorder(connection).record_applied(app, name))()
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
