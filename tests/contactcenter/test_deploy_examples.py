@@ -4,8 +4,11 @@ serves exactly the web instances the operations guide starts, and every setting 
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +159,26 @@ def test_every_setting_read_from_the_environment_is_documented_and_the_example_i
 
 def test_readme_links_the_operations_guide():
     assert "docs/operations.md" in README
+
+
+def test_the_example_environment_passes_check_deploy(tmp_path):
+    example = dict(
+        line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if "=" in line and line[0] != "#"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if k not in settings_variables() and k != "DJANGO_SETTINGS_MODULE"
+    }
+    env.update(example)
+    env.update(
+        DATA_DIR=str(tmp_path), MEDIA_ROOT=str(tmp_path / "media"), STATIC_ROOT=str(tmp_path / "static")
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no issues" in out.stdout
