@@ -17,7 +17,11 @@ def _database_checks() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         if not database["ok"]:
             unreachable = {"ok": False, "error": "database unreachable"}
             return database, unreachable, unreachable
-        return database, migrations_state(), workers_state()
+        migrations = migrations_state()
+        if not migrations["ok"]:
+            # The heartbeat tables may not exist yet.
+            return database, migrations, {"ok": False, "error": "migrations pending"}
+        return database, migrations, workers_state()
     finally:
         # This runs in an executor thread outside the request cycle: hand the connection back to the
         # pool, or every such thread would keep one checked out for good.
