@@ -77,3 +77,17 @@ def test_without_a_proxy_setting_a_forwarded_header_does_not_change_the_address(
         response, _client = log_in(f"guess-{n}", "wrong", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
         assert response.status_code == 200
     assert log_in("someone", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.99")[0].status_code == 429
+
+
+def test_staff_can_log_in_while_the_cache_holding_the_counters_is_down(staff, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    staff("during-outage")
+    assert log_in("during-outage", "wrong")[0].status_code == 200
+    response, client = log_in("during-outage", PASSWORD)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"]
