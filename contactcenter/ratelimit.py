@@ -9,6 +9,7 @@ which the proxy must set (and overwrite, never pass through from the client).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -33,8 +34,10 @@ def client_ip(request: HttpRequest) -> str:
             meta_key = f"HTTP_{meta_key}"
         forwarded = str(request.META.get(meta_key, ""))
         last = forwarded.rsplit(",", 1)[-1].strip()
-        if last:
-            return last[:64]
+        try:
+            return str(ipaddress.ip_address(last))
+        except ValueError:
+            pass  # missing or not an address: the peer is all we know
     return str(request.META.get("REMOTE_ADDR", ""))
 
 

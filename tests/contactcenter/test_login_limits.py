@@ -91,3 +91,13 @@ def test_staff_can_log_in_while_the_cache_holding_the_counters_is_down(staff, se
     response, client = log_in("during-outage", PASSWORD)
     assert response.status_code == 302
     assert client.session["_auth_user_id"]
+
+
+def test_a_forwarded_value_that_is_no_address_counts_as_the_peer(staff, settings):
+    settings.PROXY_ADDRESS_HEADER = "X-Real-IP"
+    staff("someone")
+    for n in range(5):
+        assert log_in(f"guess-{n}", "wrong", HTTP_X_REAL_IP=f"not an address {n}")[0].status_code == 200
+    # All five counted for the socket peer (127.0.0.1), which a request without the header also is.
+    assert log_in("someone", PASSWORD)[0].status_code == 429
+    assert log_in("someone", PASSWORD, HTTP_X_REAL_IP="2001:db8::1")[0].status_code == 302
