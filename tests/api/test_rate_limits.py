@@ -82,3 +82,12 @@ def test_limit_zero_turns_it_off(integrator, settings):
     settings.API_RATE_LIMIT_PER_MINUTE = 0
     assert {integrator.send(f"m{n}", msg_id=str(n)).status_code for n in range(5)} == {201}
     assert post(Client(), f"{integrator.base}/messages/", {}).status_code == 401
+
+
+def test_the_published_schema_documents_the_429_of_every_operation(integrator):
+    schema = Client().get("/api/v1/schema/").json()
+    operations = [op for path in schema["paths"].values() for op in path.values()]
+    assert operations
+    for operation in operations:
+        answer = operation["responses"]["429"]
+        assert "Retry-After" in answer["headers"], operation["operationId"]
