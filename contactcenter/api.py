@@ -22,7 +22,8 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from contactcenter.services.api_tokens import api_token_authenticate
+from contactcenter.ratelimit import api_token_limit
+from contactcenter.services.api_tokens import api_token_authenticate, api_token_prefix
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -37,9 +38,16 @@ View = Callable[..., HttpResponse]
 class ApiError(Exception):
     """Raised inside an API view to answer with an error status and messages."""
 
-    def __init__(self, status: int, errors: Mapping[str, Sequence[str]] | str) -> None:
+    def __init__(
+        self,
+        status: int,
+        errors: Mapping[str, Sequence[str]] | str,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(status, errors)
         self.status = status
+        self.headers = dict(headers or {})
         self.errors: ErrorDict = (
             {NON_FIELD: [errors]}
             if isinstance(errors, str)
@@ -55,7 +63,21 @@ def _error_json(error: ApiError) -> JsonResponse:
     response = JsonResponse({"errors": error.errors}, status=error.status)
     if error.status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
+    for name, value in error.headers.items():
+        response[name] = value
     return response
+
+
+def token_rate_limit(key: str) -> None:
+    """Count one request of the token named by `key` (after it authenticated); a 429 when over the limit."""
+    state = api_token_limit(key)
+    if state.limited:
+        raise ApiError(
+            429,
+            _("Too many requests with this token; retry in %(seconds)d seconds.")
+            % {"seconds": state.retry_after},
+            headers={"Retry-After": str(state.retry_after)},
+        )
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -79,6 +101,7 @@ def _authenticate(request: HttpRequest) -> None:
         user = api_token_authenticate(key=key.strip())
         if user is None:
             raise ApiError(401, _("The token is invalid or revoked."))
+        token_rate_limit(f"token:{api_token_prefix(key.strip())}")
         request.user = user
     else:
         if not request.user.is_authenticated:

@@ -1,4 +1,10 @@
-"""Health checks of the parts the product needs: database, channel layer, background workers."""
+"""Health checks of the parts the product needs: database, migrations, channel layer, background workers.
+
+`/healthz` answers for the process it reaches: 503 when this process cannot serve (database unreachable,
+migrations of this release not applied yet, channel layer failing), 200 otherwise. The background workers
+run in other processes in the scaled mode, so their state is reported in the body ("degraded") without
+failing the check: a load balancer would otherwise take every web process out when the worker stops.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
 
 from contactcenter.heartbeats import TASKS, TIMERS, heartbeat_is_fresh
 
@@ -26,6 +33,18 @@ def database_state() -> dict[str, Any]:
         logger.warning("health: database unreachable: %s", exc)
         return {"ok": False, "vendor": connection.vendor, "error": str(exc)}
     return {"ok": True, "vendor": connection.vendor}
+
+
+def migrations_state() -> dict[str, Any]:
+    """Migrations of this code that the database has not applied (a release deployed before `migrate`)."""
+    try:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as exc:
+        logger.warning("health: cannot read the applied migrations: %s", exc)
+        return {"ok": False, "error": str(exc)}
+    pending = sorted(f"{migration.app_label}.{migration.name}" for migration, _backwards in plan)
+    return {"ok": not pending, "pending": pending}
 
 
 async def channel_layer_state() -> dict[str, Any]:

@@ -217,6 +217,15 @@ ERRORS_SCHEMA: JsonSchema = {
 }
 
 
+TOO_MANY_REQUESTS: JsonSchema = {
+    "description": "Too many requests with this token (API_RATE_LIMIT_PER_MINUTE); retry after Retry-After.",
+    "headers": {
+        "Retry-After": {"description": "Seconds until the limit lifts.", "schema": {"type": "integer"}}
+    },
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}},
+}
+
+
 # --- The document -------------------------------------------------------------------------------
 
 
@@ -244,6 +253,8 @@ def schema_build(*, server_url: str = "/api/v1") -> JsonSchema:
             if component:
                 response["content"] = {"application/json": {"schema": ref(component)}}
             entry["responses"][str(status)] = response
+        # Every API call is authenticated, and every token is rate limited (contactcenter.ratelimit).
+        entry["responses"].setdefault("429", TOO_MANY_REQUESTS)
         paths.setdefault(op.path, {})[op.method.lower()] = entry
     components = {name: build() for name, build in sorted(_components.items())}
     components.setdefault("Errors", ERRORS_SCHEMA)

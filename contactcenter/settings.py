@@ -197,6 +197,19 @@ PRESENCE_IDLE_SECONDS = env.int("PRESENCE_IDLE_SECONDS", default=900)
 LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE = env.int("LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE", default=30)
 LIVECHAT_RATE_LIMIT_MESSAGES_PER_10S = env.int("LIVECHAT_RATE_LIMIT_MESSAGES_PER_10S", default=15)
 LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S = env.int("LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S", default=60)
+# Limits of the other public endpoints (0 turns one off), counted in the cache like the live chat's:
+# requests to one messenger channel's webhook (the app-level Meta URL: per client address) and requests
+# per token (personal API token, REST connector token, bot secret) per minute; failed staff logins per
+# username and per client address within the window.
+WEBHOOK_RATE_LIMIT_PER_MINUTE = env.int("WEBHOOK_RATE_LIMIT_PER_MINUTE", default=3000)
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=6000)
+LOGIN_RATE_LIMIT_FAILURES_PER_USERNAME = env.int("LOGIN_RATE_LIMIT_FAILURES_PER_USERNAME", default=10)
+LOGIN_RATE_LIMIT_FAILURES_PER_IP = env.int("LOGIN_RATE_LIMIT_FAILURES_PER_IP", default=50)
+LOGIN_RATE_LIMIT_WINDOW_SECONDS = env.int("LOGIN_RATE_LIMIT_WINDOW_SECONDS", default=900)
+# Behind a reverse proxy: the request header carrying the client's address (e.g. X-Real-IP, or
+# X-Forwarded-For, of which the last address is used). Unset: the socket peer is the client. Set it only
+# when the proxy overwrites the header; otherwise clients could choose their address for the limits.
+PROXY_ADDRESS_HEADER = env.str("PROXY_ADDRESS_HEADER", default="")
 # How often the timer loop looks for due deadlines.
 TIMERS_INTERVAL_SECONDS = env.float("TIMERS_INTERVAL_SECONDS", default=0.5)
 # A worker process whose heartbeat is older than this is reported unhealthy by /healthz.
@@ -248,6 +261,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Load balancers check the web processes directly over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)

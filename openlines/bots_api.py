@@ -13,7 +13,16 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
-from contactcenter.api import NON_FIELD, ApiError, api_view, bearer_key, is_id, json_fields, optional_id
+from contactcenter.api import (
+    NON_FIELD,
+    ApiError,
+    api_view,
+    bearer_key,
+    is_id,
+    json_fields,
+    optional_id,
+    token_rate_limit,
+)
 from contactcenter.openapi import (
     Operation,
     Parameter,
@@ -36,6 +45,7 @@ def _bot(request: HttpRequest, bot_id: int, session_id: int) -> ChatBot:
     secret = bot.secret if bot is not None and bot.secret else _NO_SECRET
     if not hmac.compare_digest(secret.encode(), key.encode()) or bot is None or not bot.secret:
         raise ApiError(401, _("The bot id or its secret is wrong."))
+    token_rate_limit(f"bot:{bot.pk}")
     if not bot.active:
         raise ApiError(403, _("This bot is switched off."))
     if bot.kind != ChatBot.Kind.WEBHOOK:

@@ -11,7 +11,12 @@ import mimetypes
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    ValidationError,
+)
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,15 +24,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
+from contactcenter.ratelimit import client_ip
 from openlines.models import OpenLine
 from openlines.services import livechat
 from openlines.services.ratelimit import rate_limit_hit
 
 UPLOADS_PER_MINUTE_PER_VISITOR = 10
-
-
-def _client_ip(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))
 
 
 def _cors(response: HttpResponse) -> HttpResponse:
@@ -42,6 +44,10 @@ def _json_error(status: int, errors: dict[str, list[str]]) -> HttpResponse:
     return _cors(JsonResponse({"errors": errors}, status=status))
 
 
+def _too_large() -> HttpResponse:
+    return _json_error(413, {"__all__": [_("The request is too large.")]})
+
+
 def _line(code: str) -> OpenLine:
     return get_object_or_404(OpenLine, code=code)
 
@@ -54,7 +60,7 @@ def visitor_session(request: HttpRequest, code: str) -> HttpResponse:
     if request.method != "POST":
         return _json_error(405, {"__all__": [_("Use POST.")]})
     if rate_limit_hit(
-        key=f"lc:session:{_client_ip(request)}",
+        key=f"lc:session:{client_ip(request)}",
         limit=settings.LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE,
         window_seconds=60,
     ):
@@ -63,7 +69,11 @@ def visitor_session(request: HttpRequest, code: str) -> HttpResponse:
     if line is None:
         return _json_error(404, {"__all__": [_("No such line.")]})
     try:
-        body = json.loads(request.body or b"{}")
+        raw = request.body
+    except RequestDataTooBig:
+        return _too_large()
+    try:
+        body = json.loads(raw or b"{}")
     except (UnicodeDecodeError, ValueError):
         return _json_error(400, {"__all__": [_("The body is not valid JSON.")]})
     token = body.get("token") if isinstance(body, dict) else None
@@ -93,14 +103,19 @@ def visitor_upload(request: HttpRequest, code: str) -> HttpResponse:
     line = OpenLine.objects.filter(code=code).first()
     if line is None:
         return _json_error(404, {"__all__": [_("No such line.")]})
-    visitor = livechat.visitor_from_token(line=line, token=request.POST.get("token", ""))
+    try:
+        token, upload = request.POST.get("token", ""), request.FILES.get("file")
+    except RequestDataTooBig:
+        return _too_large()
+    except (TooManyFieldsSent, TooManyFilesSent):
+        return _json_error(400, {"__all__": [_("Send one file with its token.")]})
+    visitor = livechat.visitor_from_token(line=line, token=token)
     if visitor is None:
         return _json_error(403, {"__all__": [_("Reload the page to start the chat again.")]})
     if rate_limit_hit(
         key=f"lc:upload:{visitor.visitor_id}", limit=UPLOADS_PER_MINUTE_PER_VISITOR, window_seconds=60
     ):
         return _json_error(429, {"__all__": [_("Too many files; try again in a minute.")]})
-    upload = request.FILES.get("file")
     if upload is None:
         return _json_error(400, {"file": [_("Choose a file.")]})
     try:

@@ -42,6 +42,18 @@ def admin_user(db):
     return get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456")
 
 
+@pytest.fixture
+def fresh_cache(settings):
+    """A cache namespace of this test's own, so rate-limit counters start at zero (in Redis they would
+    outlive the test, and `cache.clear()` would empty the whole Redis database of parallel workers)."""
+    import uuid
+
+    settings.CACHES = {
+        alias: {**config, "KEY_PREFIX": f"{config.get('KEY_PREFIX', '')}-t{uuid.uuid4().hex[:12]}"}
+        for alias, config in settings.CACHES.items()
+    }
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """PBKDF2 at production strength costs ~0.3 s a login; tests do not need that protection."""

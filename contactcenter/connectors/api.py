@@ -15,7 +15,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from contactcenter.api import NON_FIELD, ApiError, api_view, bearer_key, json_body, json_fields
+from contactcenter.api import (
+    NON_FIELD,
+    ApiError,
+    api_view,
+    bearer_key,
+    json_body,
+    json_fields,
+    token_rate_limit,
+)
 from contactcenter.connectors import rest
 from contactcenter.connectors.kinds import ConnectorKind
 from contactcenter.models import Connector
@@ -49,6 +57,7 @@ def _integrator(request: HttpRequest, connector_uuid: UUID) -> Connector:
     connector = _connector(connector_uuid)
     if not rest.token_matches(connector=connector, token=bearer_key(request)):
         raise ApiError(401, _("The token is not this connector's token."))
+    token_rate_limit(f"rest:{connector.uuid}")
     if not connector.active:
         raise ApiError(403, _("This connector is switched off."))
     return connector

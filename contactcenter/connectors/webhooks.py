@@ -2,7 +2,8 @@
 
 `/connectors/<kind>/<uuid>/` serves one channel; `/connectors/<kind>/` is the app-level URL Meta may post
 every account of an app to, routed by the account ids in the body (phone number id, page id, Instagram
-id). Order of checks: body size (413), the platform handshake, the signature or secret over the raw body
+id). Order of checks: the rate limit per channel (429 with Retry-After; an app-level URL counts per
+client address), body size (413), the platform handshake, the signature or secret over the raw body
 in constant time (403, nothing stored), the payload (400 with the reason), then the raw event is stored
 under the platform's ids (a replay answers 200 and stores nothing) and processed by a background task.
 """
@@ -19,6 +20,7 @@ from contactcenter.connectors.adapters import ADAPTER_KINDS, get_adapter
 from contactcenter.connectors.adapters.base import ChannelAdapter, PayloadError, WebhookRequest
 from contactcenter.connectors.channels import credentials_for
 from contactcenter.models import Connector
+from contactcenter.ratelimit import client_ip, webhook_limit
 from contactcenter.services.webhooks import webhook_dedup_key, webhook_event_store
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -26,6 +28,18 @@ MAX_BODY_BYTES = 1024 * 1024
 
 def _text(status: int, text: str = "") -> HttpResponse:
     return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _limited(key: str) -> HttpResponse | None:
+    """A 429 when this webhook is over its rate limit: the platforms retry later (and nothing is stored)."""
+    state = webhook_limit(key)
+    if not state.limited:
+        return None
+    response = _text(
+        429, _("Too many requests; retry in %(seconds)d seconds.") % {"seconds": state.retry_after}
+    )
+    response["Retry-After"] = str(state.retry_after)
+    return response
 
 
 def _read(request: HttpRequest) -> WebhookRequest | HttpResponse:
@@ -76,6 +90,9 @@ def connector_webhook(request: HttpRequest, kind: str, uuid: str) -> HttpRespons
     connector = Connector.objects.filter(kind=kind, uuid=key, active=True).first()
     if connector is None:
         return _text(404)
+    refused = _limited(f"{kind}:{connector.uuid}")
+    if refused is not None:
+        return refused
     webhook = _read(request)
     if isinstance(webhook, HttpResponse):
         return webhook
@@ -87,6 +104,9 @@ def meta_app_webhook(request: HttpRequest, kind: str) -> HttpResponseBase:
     """The app-level URL of a Meta kind: the account ids in the body name the channel(s)."""
     if kind not in ("whatsapp", "messenger", "instagram"):
         return _text(404)
+    refused = _limited(f"{kind}:ip:{client_ip(request)}")
+    if refused is not None:
+        return refused
     webhook = _read(request)
     if isinstance(webhook, HttpResponse):
         return webhook

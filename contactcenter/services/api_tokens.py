@@ -48,11 +48,16 @@ def api_token_revoke(*, token: ApiToken) -> None:
         token.save(update_fields=["revoked_at"])
 
 
+def api_token_prefix(key: str) -> str:
+    """The public part of a key that names its token (`cc_<prefix>_<secret>`)."""
+    return key[len(KEY_PREFIX) :].partition("_")[0]
+
+
 def api_token_authenticate(*, key: str) -> User | None:
     """The active user owning this unrevoked key, or None."""
     if not key.startswith(KEY_PREFIX):
         return None
-    prefix, _sep, secret = key[len(KEY_PREFIX) :].partition("_")
+    prefix, secret = api_token_prefix(key), key[len(KEY_PREFIX) :].partition("_")[2]
     if not prefix or not secret:
         return None
     token = ApiToken.objects.select_related("user").filter(prefix=prefix, revoked_at__isnull=True).first()

@@ -1,7 +1,7 @@
 """`manage.py serve`: the whole product in one command.
 
-Applies migrations, loads demo data into an empty database, starts the daphne ASGI server and the
-background machinery the runtime mode needs, and stops all of it on Ctrl-C or SIGTERM:
+Applies migrations (unless `--no-migrate`), loads demo data into an empty database, starts the daphne ASGI
+server and the background machinery the runtime mode needs, and stops all of it on Ctrl-C or SIGTERM:
 - embedded mode (no REDIS_URL): the timer loop and the task runner run inside this process;
 - scaled mode: the timer loop runs here and a `qcluster` child process runs the tasks, unless
   `--web-only` is given (then run `manage.py runtimers` and `manage.py qcluster` separately).
@@ -34,6 +34,14 @@ class Command(BaseCommand):
             "--no-demo", action="store_true", help="Do not load demo data into an empty database."
         )
         parser.add_argument(
+            "--no-migrate",
+            action="store_true",
+            help=(
+                "Do not apply migrations at start: with several processes, run `manage.py migrate` once "
+                "per release instead (until then /healthz answers 503)."
+            ),
+        )
+        parser.add_argument(
             "--web-only",
             action="store_true",
             help=(
@@ -48,7 +56,8 @@ class Command(BaseCommand):
             raise CommandError(
                 "--web-only needs REDIS_URL: without Redis, timers and tasks must run in the web process."
             )
-        call_command("migrate", interactive=False, verbosity=0)
+        if not options["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
         self._load_demo(skip=options["no_demo"])
         host, port = options["host"], options["port"]
         self._run_server(host=host, port=port, web_only=web_only)
