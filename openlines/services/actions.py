@@ -331,7 +331,7 @@ def session_start_outgoing(*, user: User, chat_id: int, at: datetime | None = No
     """An agent starts a new conversation with a known client (mode output, already accepted)."""
     at = at or timezone.now()
     chat = (
-        Chat.objects.select_for_update()
+        Chat.objects.select_for_update(no_key=True, of=("self",))
         .select_related("line", "client__connector")
         .filter(pk=chat_id)
         .first()
