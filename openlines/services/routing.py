@@ -214,6 +214,7 @@ def _assign(session: Session, choice: Choice, at: datetime) -> bool:
         EmployeeProfile.objects.select_for_update(no_key=True)
         .filter(user_id__in=choice.user_ids)
         .order_by("user_id")
+        .values_list("pk", flat=True)
     )
     if agents_with_free_slot(session.line, choice.user_ids) != set(choice.user_ids):
         return False
