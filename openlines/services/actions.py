@@ -155,15 +155,15 @@ def session_skip(*, user: User, session_id: int, at: datetime | None = None) -> 
         session.offers.filter(user_id=user_id).delete()
         event_publish(type="offer.withdrawn", session=session, users=[user_id], payload={})
         return session
-    eligible = routing.line_eligible_agents(line, now=at)
-    if not routing.STRATEGIES[line.queue_type].choose(line, session, eligible, exclude={user_id}).user_ids:
+    eligibility = routing.Eligibility(line, now=at)
+    if not routing.STRATEGIES[line.queue_type].choose(line, session, eligibility, exclude={user_id}).user_ids:
         event_publish(type="notification", session=session, users=[user_id], payload={"kind": "only_agent"})
         raise ActionRefused(_("You are the only agent available for this conversation; it stays with you."))
     lifecycle.system_message(
         session, "agent_skipped", internal=True, user=lifecycle.user_display_name(user_id)
     )
     lifecycle.session_return_to_queue(session, at=at, undistributed=False)
-    choice, _eligible = routing.route_choice(line, session, eligible, exclude={user_id}, at=at)
+    choice = routing.route_choice(line, session, eligibility, exclude={user_id}, at=at)
     if not choice.user_ids:
         # Everyone else reached a limit on another line in the meantime: the client waits in the queue.
         lifecycle.session_unassign(session, at=at, undistributed=True)
@@ -331,7 +331,7 @@ def session_start_outgoing(*, user: User, chat_id: int, at: datetime | None = No
     """An agent starts a new conversation with a known client (mode output, already accepted)."""
     at = at or timezone.now()
     chat = (
-        Chat.objects.select_for_update()
+        Chat.objects.select_for_update(no_key=True, of=("self",))
         .select_related("line", "client__connector")
         .filter(pk=chat_id)
         .first()

@@ -56,7 +56,11 @@ def message_delivery_set(
     from openlines.services.events import event_publish
 
     order = ["", "pending", "sent", "delivered", "read"]
-    message = Message.objects.select_for_update().select_related("session").get(pk=message_id)
+    message = (
+        Message.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("session")
+        .get(pk=message_id)
+    )
     if status != Message.Delivery.FAILED and message.delivery in order and status in order:
         if order.index(status) <= order.index(message.delivery):
             return

@@ -8,12 +8,14 @@ message stored the first time.
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -93,11 +95,38 @@ def _client_upsert(connector: Connector, inbound: InboundClient) -> Client:
     return client
 
 
+# PostgreSQL ends one of two transactions that wait for each other (deadlock) or that it cannot serialise;
+# the other one's work is done, so running ours again succeeds. SQLSTATE codes, whatever the driver.
+LOST_RACE_SQLSTATES = {"40P01", "40001"}
+LOST_RACE_ATTEMPTS = 4
+
+
+def _lost_race(error: OperationalError) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) in LOST_RACE_SQLSTATES
+
+
 def message_ingest(*, connector: Connector, client: InboundClient, message: InboundMessage) -> IngestResult:
-    """Store one client message from `connector` (idempotent on `message.external_id`)."""
+    """Store one client message from `connector` (idempotent on `message.external_id`).
+
+    A transaction PostgreSQL ended to break a deadlock is run again (when it is ours alone: inside a
+    caller's transaction the caller decides), so a lost race is never the integrator's error.
+    """
     existing = _existing(connector, message.external_id)
     if existing is not None:
         return IngestResult(existing, existing.session, session_created=False, duplicate=True)
+    outermost = not transaction.get_connection().in_atomic_block
+    attempt = 1
+    while True:
+        try:
+            return _ingest_once(connector, client, message)
+        except OperationalError as error:
+            if not (outermost and _lost_race(error)) or attempt >= LOST_RACE_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0, 0.02 * attempt))
+            attempt += 1
+
+
+def _ingest_once(connector: Connector, client: InboundClient, message: InboundMessage) -> IngestResult:
     try:
         with transaction.atomic():
             return _ingest(connector, client, message)
@@ -119,7 +148,14 @@ def _ingest(connector: Connector, inbound_client: InboundClient, inbound: Inboun
         external_chat_id=inbound.external_chat_id or client.external_id,
     )
     # Serialise messages of one chat: exactly one of two simultaneous first messages starts the session.
-    chat = Chat.objects.select_for_update().select_related("line", "client__connector").get(pk=chat.pk)
+    # Only the chat row, and FOR NO KEY UPDATE: an agent's transaction that holds the session and posts a
+    # message (a KEY SHARE on the chat through the foreign key) must not wait for us while we wait for the
+    # session (a deadlock), and the line, client and connector rows stay free for everyone else.
+    chat = (
+        Chat.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("line", "client__connector")
+        .get(pk=chat.pk)
+    )
     existing = _existing(connector, inbound.external_id)
     if existing is not None:
         return IngestResult(existing, existing.session, session_created=False, duplicate=True)
@@ -155,7 +191,7 @@ def _ingest(connector: Connector, inbound_client: InboundClient, inbound: Inboun
         if explicit:
             raise ratings.RatingRefused(_("No conversation is waiting for a rating."))
 
-    session = Session.objects.select_for_update().filter(chat=chat, closed=False).first()
+    session = Session.objects.select_for_update(no_key=True).filter(chat=chat, closed=False).first()
     created = session is None
     if session is None:
         session = _session_create(chat, connector, source_url=inbound.source_url, at=now)

@@ -38,14 +38,23 @@ _LOCKED_WITH = ("line", "chat", "chat__client__connector")
 
 
 def session_lock(session_id: int) -> Session:
-    """The session row, locked for the rest of the transaction."""
-    return Session.objects.select_for_update().select_related(*_LOCKED_WITH).get(pk=session_id)
+    """The session row, locked for the rest of the transaction.
+
+    Only the session row (`of=self`; a plain FOR UPDATE with the joins would also lock the line, chat,
+    client and connector rows and serialise every transaction of the line), and FOR NO KEY UPDATE, which
+    lets others insert rows referencing it (messages, offers, events) while it is held.
+    """
+    return (
+        Session.objects.select_for_update(no_key=True, of=("self",))
+        .select_related(*_LOCKED_WITH)
+        .get(pk=session_id)
+    )
 
 
 def session_try_lock(session_id: int) -> Session | None:
     """Like `session_lock`, but None at once when another transaction holds the row (or it is gone)."""
     return (
-        Session.objects.select_for_update(skip_locked=True)
+        Session.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
         .select_related(*_LOCKED_WITH)
         .filter(pk=session_id)
         .first()

@@ -10,9 +10,10 @@ session, a freed slot, an agent becoming available, a forward timer; never on a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -78,12 +79,61 @@ def agents_with_free_slot(line: OpenLine, user_ids: Sequence[int]) -> set[int]:
     return set(user_ids) - at_limit
 
 
+class Eligibility:
+    """Who on a line's queue can take a session now (available, below `max_chat` and the global cap).
+
+    Read lazily and remembered: a strategy walks the queue in its own order and the availability and loads
+    are read a few agents at a time (one query each per chunk) until the first eligible agent, so a
+    decision on a queue of 1,000 agents usually reads a handful of them, not all. The reads are taken
+    under the line lock; `_assign` checks the chosen agents' loads again under their own locks.
+    """
+
+    FIRST_CHUNK = 8
+    CHUNK_GROWTH = 4
+
+    def __init__(self, line: OpenLine, *, now: datetime) -> None:
+        self.line = line
+        self.now = now
+        self.queue = line_queue_user_ids(line=line)
+        self._eligible: dict[int, bool] = {}
+
+    def _read(self, user_ids: Sequence[int]) -> None:
+        unknown = [uid for uid in dict.fromkeys(user_ids) if uid not in self._eligible]
+        if not unknown:
+            return
+        available = available_user_ids(
+            user_ids=unknown, check_available=self.line.check_available, now=self.now
+        )
+        free = agents_with_free_slot(self.line, [uid for uid in unknown if uid in available])
+        for uid in unknown:
+            self._eligible[uid] = uid in free
+
+    def first(self, candidates: Iterable[int]) -> int | None:
+        """The first eligible agent of `candidates` (in their order), or None."""
+        size = self.FIRST_CHUNK
+        pending = iter(candidates)
+        while chunk := list(islice(pending, size)):
+            self._read(chunk)
+            for uid in chunk:
+                if self._eligible[uid]:
+                    return uid
+            size *= self.CHUNK_GROWTH
+        return None
+
+    def all(self) -> list[int]:
+        """Every eligible agent, in queue order."""
+        self._read(self.queue)
+        return [uid for uid in self.queue if self._eligible[uid]]
+
+    def loads_changed(self, user_ids: Iterable[int]) -> None:
+        """These agents got a session (or lost a race for one): read their loads again when asked."""
+        for uid in user_ids:
+            self._eligible.pop(uid, None)
+
+
 def line_eligible_agents(line: OpenLine, *, now: datetime) -> list[int]:
     """The line's queue in order, keeping available agents with a free slot."""
-    queue = line_queue_user_ids(line=line)
-    available = available_user_ids(user_ids=queue, check_available=line.check_available, now=now)
-    free = agents_with_free_slot(line, [uid for uid in queue if uid in available])
-    return [uid for uid in queue if uid in free]
+    return Eligibility(line, now=now).all()
 
 
 # --- Strategies (who is chosen) -------------------------------------------------------------------
@@ -96,47 +146,45 @@ class Choice:
 
 
 class Strategy:
-    def choose(self, line: OpenLine, session: Session, eligible: list[int], exclude: set[int]) -> Choice:
+    def choose(self, line: OpenLine, session: Session, eligibility: Eligibility, exclude: set[int]) -> Choice:
         raise NotImplementedError
 
 
 class Evenly(Strategy):
     """The least recently assigned agent; queue order breaks ties (reference §4.2)."""
 
-    def choose(self, line: OpenLine, session: Session, eligible: list[int], exclude: set[int]) -> Choice:
-        pool = [uid for uid in eligible if uid not in exclude]
+    def choose(self, line: OpenLine, session: Session, eligibility: Eligibility, exclude: set[int]) -> Choice:
+        pool = [uid for uid in eligibility.queue if uid not in exclude]
         if not pool:
             return Choice([])
         last = dict(
-            LineAgentState.objects.filter(line=line, user_id__any_of=set(pool)).values_list(
+            LineAgentState.objects.filter(line=line, last_assigned_at__isnull=False).values_list(
                 "user_id", "last_assigned_at"
             )
         )
-        position = {uid: i for i, uid in enumerate(pool)}
         epoch = datetime.min.replace(tzinfo=timezone.get_current_timezone())
-        best = min(pool, key=lambda uid: (last.get(uid) or epoch, position[uid]))
-        return Choice([best])
+        # sorted() is stable: equal times keep queue order.
+        best = eligibility.first(sorted(pool, key=lambda uid: last.get(uid) or epoch))
+        return Choice([best] if best is not None else [])
 
 
 class Strictly(Strategy):
     """Queue order, skipping agents this session already went through; then again from the top."""
 
-    def choose(self, line: OpenLine, session: Session, eligible: list[int], exclude: set[int]) -> Choice:
+    def choose(self, line: OpenLine, session: Session, eligibility: Eligibility, exclude: set[int]) -> Choice:
         tried = set(session.queue_history) | exclude
-        for uid in eligible:
-            if uid not in tried:
-                return Choice([uid])
-        for uid in eligible:
-            if uid not in exclude:
-                return Choice([uid], reset_history=True)
-        return Choice([])
+        best = eligibility.first(uid for uid in eligibility.queue if uid not in tried)
+        if best is not None:
+            return Choice([best])
+        best = eligibility.first(uid for uid in eligibility.queue if uid not in exclude)
+        return Choice([best], reset_history=True) if best is not None else Choice([])
 
 
 class ToEverybody(Strategy):
     """Every eligible agent at once; the first to answer takes it (reference §4.2)."""
 
-    def choose(self, line: OpenLine, session: Session, eligible: list[int], exclude: set[int]) -> Choice:
-        return Choice([uid for uid in eligible if uid not in exclude])
+    def choose(self, line: OpenLine, session: Session, eligibility: Eligibility, exclude: set[int]) -> Choice:
+        return Choice([uid for uid in eligibility.all() if uid not in exclude])
 
 
 STRATEGIES: dict[str, Strategy] = {
@@ -166,6 +214,7 @@ def _assign(session: Session, choice: Choice, at: datetime) -> bool:
         EmployeeProfile.objects.select_for_update(no_key=True)
         .filter(user_id__in=choice.user_ids)
         .order_by("user_id")
+        .values_list("pk", flat=True)
     )
     if agents_with_free_slot(session.line, choice.user_ids) != set(choice.user_ids):
         return False
@@ -177,20 +226,23 @@ def _assign(session: Session, choice: Choice, at: datetime) -> bool:
 
 
 def route_choice(
-    line: OpenLine, session: Session, eligible: list[int], *, exclude: set[int], at: datetime
-) -> tuple[Choice, list[int]]:
+    line: OpenLine, session: Session, eligibility: Eligibility, *, exclude: set[int], at: datetime
+) -> Choice:
     """Choose by the line's mode and assign: the one routing step of distribution, forwarding and skipping.
 
-    An agent who reached a limit through another line since `eligible` was read is dropped and the choice
-    made again. Returns the choice (no users: nobody could take it) and the eligible agents as they now are.
+    An agent who reached a limit through another line since their load was read is read again (under the
+    lock `_assign` took, so now for good) and the choice made again. Returns the choice (no users: nobody
+    could take it).
     """
     strategy = STRATEGIES[line.queue_type]
     while True:
-        choice = strategy.choose(line, session, eligible, exclude)
-        if not choice.user_ids or _assign(session, choice, at):
-            return choice, eligible
-        still_free = agents_with_free_slot(line, choice.user_ids)
-        eligible = [uid for uid in eligible if uid not in choice.user_ids or uid in still_free]
+        choice = strategy.choose(line, session, eligibility, exclude)
+        if not choice.user_ids:
+            return choice
+        assigned = _assign(session, choice, at)
+        eligibility.loads_changed(choice.user_ids)
+        if assigned:
+            return choice
 
 
 def _crm_responsible(session: Session) -> int | None:
@@ -242,22 +294,16 @@ def line_distribute(
         line = line_lock(line_id)
         routed = 0
         waiting = Session.objects.filter(line=line, closed=False, undistributed=True).order_by("id")
-        eligible: list[int] | None = None
-        chosen: list[int] = []
+        eligibility: Eligibility | None = None
         for session in waiting.select_related("line", "chat__client")[:limit]:
             if session.bot_id is not None and session.bot_started_at is not None:
                 continue
-            if eligible is None:
-                eligible = line_eligible_agents(line, now=at)
-            elif chosen:
-                # Only the last chosen agents' loads changed: re-check them instead of the whole queue.
-                still_free = agents_with_free_slot(line, chosen)
-                eligible = [uid for uid in eligible if uid not in chosen or uid in still_free]
+            if eligibility is None:
+                eligibility = Eligibility(line, now=at)
             session.line = line
-            choice, eligible = route_choice(line, session, eligible, exclude=set(), at=at)
+            choice = route_choice(line, session, eligibility, exclude=set(), at=at)
             if not choice.user_ids:
                 break
-            chosen = choice.user_ids
             routed += 1
         if routed or announce_position_of is not None:
             _publish_queue_positions(line, only=None if routed else announce_position_of)
@@ -291,12 +337,11 @@ def session_forward(session: Session, *, at: datetime) -> None:
         if session.operator_id
         else set(session.offers.values_list("user_id", flat=True))
     )
-    eligible = line_eligible_agents(line, now=at)
     exclude = set() if line.queue_type == OpenLine.QueueType.ALL else holders
     previous = session.operator_id
     previous_status = session.status
     session.status = SessionStatus.SKIP
-    choice, _eligible = route_choice(line, session, eligible, exclude=exclude, at=at)
+    choice = route_choice(line, session, Eligibility(line, now=at), exclude=exclude, at=at)
     if not choice.user_ids:
         session.status = previous_status
         keep = sorted(
@@ -362,8 +407,9 @@ def agent_became_available(user_id: int) -> None:
         line_distribute(line_id, at=now)
         with transaction.atomic():
             line = line_lock(line_id)
-            if line.queue_type != OpenLine.QueueType.ALL or user_id not in line_eligible_agents(
-                line, now=now
+            if (
+                line.queue_type != OpenLine.QueueType.ALL
+                or Eligibility(line, now=now).first([user_id]) is None
             ):
                 continue
             offered = (

@@ -281,12 +281,12 @@ def test_two_lines_routing_to_the_same_agent_at_once_respect_the_global_cap(monk
     Connector.objects.create(kind="rest", line=second, name="Second")
     # Both enquiries read the agent's load (0 of 1) before either assigns: the widest possible race.
     both_read = threading.Barrier(2)
-    read_loads = routing.line_eligible_agents
+    read_loads = routing.Eligibility.first
 
     waited: set[int] = set()
 
-    def read_then_wait(line, *, now):
-        eligible = read_loads(line, now=now)
+    def read_then_wait(self, candidates):
+        eligible = read_loads(self, candidates)
         # Only each thread's first read waits for the other's; a later read (redistribution after the
         # assignment) must not, or it waits for a thread that is blocked on the lock it holds.
         if threading.get_ident() not in waited:
@@ -297,7 +297,7 @@ def test_two_lines_routing_to_the_same_agent_at_once_respect_the_global_cap(monk
                 pass  # the other thread is serialised behind our lock: the race is narrower, still checked
         return eligible
 
-    monkeypatch.setattr(routing, "line_eligible_agents", read_then_wait)
+    monkeypatch.setattr(routing.Eligibility, "first", read_then_wait)
     errors = run_together([client_writes(first, "client-a"), client_writes(second, "client-b")])
     assert not errors, errors
     assert Session.objects.filter(operator=agent, closed=False).count() == 1
