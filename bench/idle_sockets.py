@@ -22,10 +22,13 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import signal
 import sys
+import tempfile
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import loadkit
@@ -98,12 +101,21 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50, help="sockets opened and closed before 'before'")
     parser.add_argument("--hold", type=float, default=30, help="idle seconds with all sockets open")
     parser.add_argument("--keep", action="store_true", help="keep the data directory (server logs)")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace the web processes' allocations and print where the per-socket memory goes (slower)",
+    )
     args = parser.parse_args()
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     nofile = loadkit.raise_nofile()
     command = "python bench/idle_sockets.py " + " ".join(sys.argv[1:])
-    dep = loadkit.deploy(mode=args.mode, agents=1, web_processes=args.web_processes)
+    extra_env = {}
+    if args.tracemalloc:
+        trace_dir = tempfile.mkdtemp(prefix="memtrace-")
+        extra_env = {"PYTHONPATH": str(Path(__file__).parent / "memtrace"), "MEMTRACE_DIR": trace_dir}
+    dep = loadkit.deploy(mode=args.mode, agents=1, web_processes=args.web_processes, extra_env=extra_env)
     workers: list[tuple[Any, Connection]] = []
     try:
         bases = [f"http://127.0.0.1:{p}" for p in dep.ports]
@@ -111,6 +123,8 @@ def main() -> None:
         asyncio.run(_warmup(bases, args.warmup))
         time.sleep(3)
         before = dep.rss()
+        if args.tracemalloc:
+            snap_before = _snapshots(dep, trace_dir)
         ctx = mp.get_context("spawn")
         share = [
             args.sockets // args.client_procs + (n < args.sockets % args.client_procs)
@@ -130,6 +144,8 @@ def main() -> None:
         print(f"{sum(o['opened'] for o in opened)} sockets open in {open_seconds:.0f} s; holding", flush=True)
         time.sleep(args.hold)
         after = dep.rss()
+        if args.tracemalloc:
+            snap_after = _snapshots(dep, trace_dir)
         for _proc, conn in workers:
             conn.send("check")
         pongs = sum(conn.recv()["pong"] for _proc, conn in workers)
@@ -170,6 +186,8 @@ def main() -> None:
             "all_servers_rss_mib_after": mib(sum(after.values())),
             "kib_per_connection": round((web_after - web_before) / max(1, total_open), 1),
         }
+        if args.tracemalloc:
+            result["tracemalloc_top"] = _compare(snap_before, snap_after, max(1, total_open))
         dep.procs.check_alive()
         print(json.dumps(result, indent=2))
     except KeyboardInterrupt:
@@ -181,6 +199,44 @@ def main() -> None:
                 proc.terminate()
             proc.join(timeout=10)
         loadkit.teardown(dep, keep=args.keep)
+
+
+def _snapshots(dep: loadkit.Deployment, trace_dir: str) -> list[Path]:
+    """Ask each web process for a tracemalloc snapshot; the files, once written."""
+    paths = []
+    for proc in dep.web:
+        os.kill(proc.pid, signal.SIGUSR2)
+    for proc in dep.web:
+        done = sorted(Path(trace_dir).glob(f"{proc.pid}-*.done"))
+        deadline = time.monotonic() + 120
+        count = len(done)
+        while (
+            count == len(sorted(Path(trace_dir).glob(f"{proc.pid}-*.done"))) and time.monotonic() < deadline
+        ):
+            time.sleep(0.5)
+        paths.append(Path(trace_dir) / f"{proc.pid}-{count + 1}.snap")
+    return paths
+
+
+def _compare(before: list[Path], after: list[Path], sockets: int) -> list[str]:
+    """The allocation sites that grew most, summed over the web processes, in bytes per socket."""
+    import tracemalloc
+
+    grown: dict[str, int] = {}
+    traced = 0
+    for old, new in zip(before, after, strict=True):
+        snap_old, snap_new = tracemalloc.Snapshot.load(str(old)), tracemalloc.Snapshot.load(str(new))
+        traced += sum(s.size for s in snap_new.statistics("filename")) - sum(
+            s.size for s in snap_old.statistics("filename")
+        )
+        for diff in snap_new.compare_to(snap_old, "lineno"):
+            frame = diff.traceback[0]
+            key = f"{frame.filename.split('site-packages/')[-1]}:{frame.lineno}"
+            grown[key] = grown.get(key, 0) + diff.size_diff
+    top = sorted(grown.items(), key=lambda kv: -kv[1])[:25]
+    return [f"python heap total {traced / sockets:.0f} B/socket"] + [
+        f"{size / sockets:8.0f} B/socket  {where}" for where, size in top
+    ]
 
 
 async def _warmup(bases: list[str], count: int) -> None:
