@@ -298,14 +298,34 @@ async def run_concurrent(harness: Harness, count: int, drain: float) -> Stage:
     return stage
 
 
+def start_profilers(dep: loadkit.Deployment, seconds: float) -> list[Any]:
+    """py-spy (raw collapsed stacks, idle frames left out) on every server process, in the data dir."""
+    import subprocess
+
+    spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    procs = []
+    for name, proc in dep.procs.procs:
+        out = dep.data_dir / f"profile-{name}.txt"
+        command = [spy, "record", "-p", str(proc.pid), "-d", str(int(seconds)), "-f", "raw", "-o", str(out)]
+        procs.append(
+            subprocess.Popen(
+                [*command, "--nonblocking", "--subprocesses"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    return procs
+
+
 async def drive(
-    args: argparse.Namespace, dep: loadkit.Deployment
+    args: argparse.Namespace, dep: loadkit.Deployment, spies: list[Any] | None = None
 ) -> tuple[list[dict[str, Any]], loadkit.Counters]:
     bases = [f"http://127.0.0.1:{p}" for p in dep.ports]
     harness = Harness(bases, dep.setup, args.think, args.timeout)
     await harness.open()
     pids = {name: p.pid for name, p in dep.procs.procs}
     stages = []
+    spies = spies if spies is not None else []
     try:
         if args.concurrent:
             meter = CpuMeter(pids)
@@ -316,6 +336,8 @@ async def drive(
             stages.append(summary)
         else:
             for rate in args.rates:
+                if args.profile and rate == args.profile_rate:
+                    spies += start_profilers(dep, args.profile)
                 meter = CpuMeter(pids)
                 t = time.monotonic()
                 stage = await run_rate(harness, rate, args.stage_seconds, args.drain)
@@ -372,43 +394,18 @@ def main() -> None:
         "--profile",
         type=float,
         default=0,
-        help="py-spy each web process for this many seconds during the first stage",
+        help="py-spy every server process for this many seconds from the start of --profile-rate's stage",
     )
+    parser.add_argument("--profile-rate", type=float, default=0, help="the stage to profile")
     parser.add_argument("--keep", action="store_true", help="keep the data directory (server logs)")
     args = parser.parse_args()
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     command = "python bench/conversations.py " + " ".join(sys.argv[1:])
     dep = loadkit.deploy(mode=args.mode, agents=args.agents, web_processes=args.web_processes)
-    spies = []
+    spies: list[Any] = []
     try:
-        if args.profile:
-            import subprocess
-
-            spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
-            for name, proc in dep.procs.procs:
-                out = dep.data_dir / f"profile-{name}.txt"
-                spies.append(
-                    subprocess.Popen(
-                        [
-                            spy,
-                            "record",
-                            "-p",
-                            str(proc.pid),
-                            "-d",
-                            str(int(args.profile)),
-                            "-f",
-                            "raw",
-                            "-o",
-                            str(out),
-                            "--nonblocking",
-                            "--subprocesses",
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )
-        stages, counters = asyncio.run(drive(args, dep))
+        stages, counters = asyncio.run(drive(args, dep, spies))
         dep.procs.check_alive()
         for spy_proc in spies:
             spy_proc.wait(timeout=60)
