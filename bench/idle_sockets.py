@@ -79,11 +79,14 @@ async def _client_main(conn: Connection, bases: list[str], count: int, offset: i
                     frame = json.loads(await asyncio.wait_for(widget.ws.recv(), timeout=30))
                     if frame.get("type") == "pong":
                         return True
-            except Exception:
+            except Exception as error:
+                close = getattr(widget.ws, "close_code", None)
+                ping_failures.append(f"{type(error).__name__}: {error} (close code {close})"[:200])
                 return False
 
+    ping_failures: list[str] = []
     results = await asyncio.gather(*(ping(w) for w in opened))
-    conn.send({"pong": sum(results)})
+    conn.send({"pong": sum(results), "failures": ping_failures[:3]})
     await loop.run_in_executor(None, conn.recv)  # "close"
     await asyncio.gather(*(w.close() for w in opened))
     conn.send({"closed": True})
@@ -148,7 +151,8 @@ def main() -> None:
             snap_after = _snapshots(dep, trace_dir)
         for _proc, conn in workers:
             conn.send("check")
-        pongs = sum(conn.recv()["pong"] for _proc, conn in workers)
+        pinged = [conn.recv() for _proc, conn in workers]
+        pongs = sum(p["pong"] for p in pinged)
         after_ping = dep.rss()
         for _proc, conn in workers:
             conn.send("close")
@@ -178,6 +182,7 @@ def main() -> None:
             "open_seconds": round(open_seconds, 1),
             "opened_per_s": round(total_open / open_seconds, 1),
             "pong_after_hold": pongs,
+            "ping_failure_samples": [f for p in pinged for f in p["failures"]][:5],
             "rss_mib_before": {k: mib(v) for k, v in before.items()},
             "rss_mib_after": {k: mib(v) for k, v in after.items()},
             "rss_mib_after_ping": {k: mib(v) for k, v in after_ping.items()},
