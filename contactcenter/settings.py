@@ -138,7 +138,16 @@ if SCALED_MODE:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # channels_redis waits for messages with a 5-second BZPOPMIN, and redis-py >= 6 also gives
+                # up reading after 5 s by default: under load the client timeout fired first, the consumer
+                # holding the receive died and its websocket closed with 1011 (bench/idle_sockets.py,
+                # 42 of 10,000 idle sockets). The read timeout must stay above the blocking wait.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": env.float("CHANNEL_LAYER_SOCKET_TIMEOUT", default=30),
+                    }
+                ],
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
                 "expiry": env.int("CHANNEL_LAYER_EXPIRY", default=60),
                 "prefix": REDIS_KEY_PREFIX,
