@@ -119,7 +119,12 @@ def _ingest(connector: Connector, inbound_client: InboundClient, inbound: Inboun
         external_chat_id=inbound.external_chat_id or client.external_id,
     )
     # Serialise messages of one chat: exactly one of two simultaneous first messages starts the session.
-    chat = Chat.objects.select_for_update().select_related("line", "client__connector").get(pk=chat.pk)
+    # Only the chat row (`of`): locking the joined line too would queue every message behind routing.
+    chat = (
+        Chat.objects.select_for_update(of=("self",))
+        .select_related("line", "client__connector")
+        .get(pk=chat.pk)
+    )
     existing = _existing(connector, inbound.external_id)
     if existing is not None:
         return IngestResult(existing, existing.session, session_created=False, duplicate=True)

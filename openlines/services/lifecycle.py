@@ -39,13 +39,15 @@ _LOCKED_WITH = ("line", "chat", "chat__client__connector")
 
 def session_lock(session_id: int) -> Session:
     """The session row, locked for the rest of the transaction."""
-    return Session.objects.select_for_update().select_related(*_LOCKED_WITH).get(pk=session_id)
+    # `of=("self",)`: without it PostgreSQL also locks the joined line, chat, client and connector rows, so
+    # an agent's message would wait for (and deadlock with) routing, which locks the line first.
+    return Session.objects.select_for_update(of=("self",)).select_related(*_LOCKED_WITH).get(pk=session_id)
 
 
 def session_try_lock(session_id: int) -> Session | None:
     """Like `session_lock`, but None at once when another transaction holds the row (or it is gone)."""
     return (
-        Session.objects.select_for_update(skip_locked=True)
+        Session.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related(*_LOCKED_WITH)
         .filter(pk=session_id)
         .first()
