@@ -71,6 +71,7 @@ class ChaosConfig:
     kill_at: float = 12.0  # seconds into the load
     down_for: float = 4.0  # seconds before the killed processes are restarted
     kill: tuple[str, ...] = ("web1", "qcluster", "runtimers")
+    kill_every: float = 0.0  # > 0: a new round every so many seconds, the other web process each time
     queue_time: int = 4  # seconds before an unanswered offer is forwarded
     auto_close_time: int = 6  # seconds of silence after the agent's last answer before auto-close
     forward_every: int = 3  # the first offer of every n-th conversation is ignored
@@ -699,17 +700,26 @@ async def run_load(cluster: ChaosCluster) -> dict[str, Any]:
     talk = [asyncio.ensure_future(w.conversations()) for w in widgets]
 
     async def chaos() -> None:
-        await asyncio.sleep(cfg.kill_at)
-        for name in cfg.kill:
-            cluster.kill(name)
-        run.note(f"killed {', '.join(cfg.kill)} (SIGKILL, process group)")
-        await asyncio.sleep(cfg.down_for)
-        for name in cfg.kill:
-            cluster.start(name)
-        run.note("restarted")
-        for name in cfg.kill:
-            await asyncio.to_thread(cluster.wait_ready, name)
-        run.note("restarted processes ready")
+        at = cfg.kill_at
+        webs = [f"web{n}" for n in range(len(cluster.ports))]
+        for round_ in itertools.count():
+            await asyncio.sleep(max(0.0, run.started + at - time.monotonic()))
+            victims = list(cfg.kill)
+            if round_:  # the other web process each round
+                victims = [webs[(webs.index(v) + round_) % len(webs)] if v in webs else v for v in victims]
+            for name in victims:
+                cluster.kill(name)
+            run.note(f"killed {', '.join(victims)} (SIGKILL, process group)")
+            await asyncio.sleep(cfg.down_for)
+            for name in victims:
+                cluster.start(name)
+            run.note("restarted")
+            for name in victims:
+                await asyncio.to_thread(cluster.wait_ready, name)
+            run.note("restarted processes ready")
+            at += cfg.kill_every
+            if cfg.kill_every <= 0 or at + cfg.down_for + 5 > cfg.duration:
+                return
 
     chaos_task = asyncio.ensure_future(chaos())
     await asyncio.sleep(cfg.duration)
@@ -947,6 +957,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=40, help="seconds of load (new conversations)")
     parser.add_argument("--kill-at", type=float, default=None, help="seconds into the load (default: 1/3)")
     parser.add_argument("--down-for", type=float, default=4)
+    parser.add_argument("--kill-every", type=float, default=0, help="repeat the kills (other web process)")
     parser.add_argument("--queue-time", type=int, default=4)
     parser.add_argument("--auto-close-time", type=int, default=6)
     parser.add_argument("--message-gap", type=float, default=1.0)
@@ -970,6 +981,7 @@ def main() -> None:
         duration=args.duration,
         kill_at=args.kill_at if args.kill_at is not None else args.duration / 3,
         down_for=args.down_for,
+        kill_every=args.kill_every,
         queue_time=args.queue_time,
         auto_close_time=args.auto_close_time,
         message_gap=args.message_gap,

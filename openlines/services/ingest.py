@@ -119,12 +119,7 @@ def _ingest(connector: Connector, inbound_client: InboundClient, inbound: Inboun
         external_chat_id=inbound.external_chat_id or client.external_id,
     )
     # Serialise messages of one chat: exactly one of two simultaneous first messages starts the session.
-    # Only the chat row (`of`): locking the joined line too would queue every message behind routing.
-    chat = (
-        Chat.objects.select_for_update(of=("self",))
-        .select_related("line", "client__connector")
-        .get(pk=chat.pk)
-    )
+    chat = lifecycle.chat_lock(chat.pk)
     existing = _existing(connector, inbound.external_id)
     if existing is not None:
         return IngestResult(existing, existing.session, session_created=False, duplicate=True)
@@ -160,7 +155,7 @@ def _ingest(connector: Connector, inbound_client: InboundClient, inbound: Inboun
         if explicit:
             raise ratings.RatingRefused(_("No conversation is waiting for a rating."))
 
-    session = Session.objects.select_for_update().filter(chat=chat, closed=False).first()
+    session = Session.objects.select_for_update(no_key=True).filter(chat=chat, closed=False).first()
     created = session is None
     if session is None:
         session = _session_create(chat, connector, source_url=inbound.source_url, at=now)

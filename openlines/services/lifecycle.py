@@ -18,6 +18,7 @@ from openlines.models import OpenLine
 from openlines.services.delivery import message_dispatch
 from openlines.services.events import event_publish
 from openlines.session_models import (
+    Chat,
     DeadlineKind,
     Message,
     Session,
@@ -37,20 +38,38 @@ VOTE_DISLIKE = 1
 _LOCKED_WITH = ("line", "chat", "chat__client__connector")
 
 
+# Row locks take the row itself only (`of`: on PostgreSQL a lock over joined tables also locks the joined
+# line, chat, client and connector rows, so replies and client messages queued behind routing and
+# deadlocked with it) and as FOR NO KEY UPDATE (what an UPDATE takes): inserting a message or an event,
+# whose foreign key takes a key-share lock on the chat and the session, then never waits for the holder.
+# Both deadlocks were found by the chaos run (bench/chaos.py).
+
+
 def session_lock(session_id: int) -> Session:
     """The session row, locked for the rest of the transaction."""
-    # `of=("self",)`: without it PostgreSQL also locks the joined line, chat, client and connector rows, so
-    # an agent's message would wait for (and deadlock with) routing, which locks the line first.
-    return Session.objects.select_for_update(of=("self",)).select_related(*_LOCKED_WITH).get(pk=session_id)
+    return (
+        Session.objects.select_for_update(no_key=True, of=("self",))
+        .select_related(*_LOCKED_WITH)
+        .get(pk=session_id)
+    )
 
 
 def session_try_lock(session_id: int) -> Session | None:
     """Like `session_lock`, but None at once when another transaction holds the row (or it is gone)."""
     return (
-        Session.objects.select_for_update(skip_locked=True, of=("self",))
+        Session.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
         .select_related(*_LOCKED_WITH)
         .filter(pk=session_id)
         .first()
+    )
+
+
+def chat_lock(chat_id: int) -> Chat:
+    """The chat row, locked: the messages of one chat are stored one at a time."""
+    return (
+        Chat.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("line", "client__connector")
+        .get(pk=chat_id)
     )
 
 

@@ -1,10 +1,12 @@
-"""Row locks of one conversation do not reach its line (found by the chaos run, bench/chaos.py).
+"""Row locks of one conversation do not block its other writers (found by the chaos run, bench/chaos.py).
 
-`SELECT ... FOR UPDATE` over joined tables locks the joined rows too on PostgreSQL. Locking a session with
-its line (and a chat with its line) made every agent reply and every client message wait for routing on
-the line, which holds the line lock and then needs the session: under load PostgreSQL broke the cycle
-with "deadlock detected" and the agent's send failed with a 500. Here routing holds the line lock in
-another transaction while an agent replies and the client writes: both must go through without waiting.
+On PostgreSQL `SELECT ... FOR UPDATE` over joined tables also locks the joined rows, and a FOR UPDATE lock
+blocks the key-share lock a foreign key check takes. So an agent's reply (which locked its session with the
+line and chat) waited for routing on the line, and a client's message (which holds its chat, then needs the
+session) deadlocked with a reply in the same conversation (which holds the session and inserts a message
+referring to the chat): PostgreSQL broke the cycles with "deadlock detected", i.e. a 500 for the agent or
+a dropped widget socket. Here another transaction holds what routing or a client's message holds while the
+agent replies and the client writes: both must go through without waiting.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 from django.db import connection, connections, transaction
 
-from openlines.services import actions, routing
+from openlines.services import actions, lifecycle, routing
 from openlines.session_models import Message, Session
 
 pytestmark = [
@@ -25,11 +27,11 @@ pytestmark = [
 ]
 
 
-class LineHeldByRouting:
-    """Another connection holds the line lock (as `line_distribute` / forwarding do) until released."""
+class HeldElsewhere:
+    """Another connection runs `lock` in a transaction and keeps it open until the block ends."""
 
-    def __init__(self, line_id: int) -> None:
-        self.line_id = line_id
+    def __init__(self, lock: Callable[[], Any]) -> None:
+        self.lock = lock
         self.locked = threading.Event()
         self.release = threading.Event()
         self.thread = threading.Thread(target=self._hold)
@@ -37,13 +39,13 @@ class LineHeldByRouting:
     def _hold(self) -> None:
         try:
             with transaction.atomic():
-                routing.line_lock(self.line_id)
+                self.lock()
                 self.locked.set()
                 self.release.wait(30)
         finally:
             connections.close_all()
 
-    def __enter__(self) -> LineHeldByRouting:
+    def __enter__(self) -> HeldElsewhere:
         self.thread.start()
         assert self.locked.wait(10)
         return self
@@ -61,21 +63,39 @@ def without_waiting(action: Callable[[], Any]) -> Any:
         return action()
 
 
-def test_agent_reply_and_client_message_do_not_wait_for_routing_on_the_line(
-    line: Any, agents: Any, write: Any
-) -> None:
+@pytest.fixture
+def answered(write: Any) -> Session:
     session = Session.objects.get(pk=write("Hello").session.pk)
-    agent = session.operator
-    assert agent is not None
-    actions.session_answer(user=agent, session_id=session.pk)
+    actions.session_answer(user=operator(session), session_id=session.pk)
+    return session
 
-    with LineHeldByRouting(line.pk):
-        reply = without_waiting(
-            lambda: actions.message_send(user=agent, session_id=session.pk, text="How can I help?")
+
+def operator(session: Session) -> Any:
+    assert session.operator is not None
+    return session.operator
+
+
+def written(session: Session) -> list[str]:
+    messages = Message.objects.filter(session=session, author_type__in=["client", "agent"])
+    return list(messages.values_list("text", flat=True))
+
+
+def test_replies_and_client_messages_do_not_wait_for_routing_on_the_line(
+    line: Any, answered: Session, write: Any
+) -> None:
+    agent = operator(answered)
+    with HeldElsewhere(lambda: routing.line_lock(line.pk)):
+        without_waiting(
+            lambda: actions.message_send(user=agent, session_id=answered.pk, text="How can I help?")
         )
-        client = without_waiting(lambda: write("My order is late"))
+        without_waiting(lambda: write("My order is late"))
 
-    assert reply.session_id == session.pk
-    assert client.session.pk == session.pk
-    written = Message.objects.filter(session=session, author_type__in=["client", "agent"])
-    assert list(written.values_list("text", flat=True)) == ["Hello", "How can I help?", "My order is late"]
+    assert written(answered) == ["Hello", "How can I help?", "My order is late"]
+
+
+def test_a_reply_does_not_wait_for_a_client_message_being_stored_in_the_same_chat(answered: Session) -> None:
+    agent = operator(answered)
+    with HeldElsewhere(lambda: lifecycle.chat_lock(answered.chat_id)):
+        without_waiting(lambda: actions.message_send(user=agent, session_id=answered.pk, text="Still there?"))
+
+    assert written(answered) == ["Hello", "Still there?"]
