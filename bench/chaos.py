@@ -630,15 +630,24 @@ class Agent:
                 except Ambiguous:
                     await asyncio.sleep(1)
                     continue
-                if response.status_code == 200:
-                    self.answered.add(session_id)
-                    await self.reply(session_id, f"hello from agent {self.index} {uuid.uuid4().hex}")
-                elif response.status_code >= 500:
+                if response.status_code >= 500:
                     self.http_errors.append(f"answer {response.status_code}")
-                # 403/409: forwarded to someone else or closed meanwhile.
+                elif response.status_code != 200 and not await self.holds(session_id):
+                    return  # forwarded to someone else or closed meanwhile
+                # Answered now, or by an earlier attempt whose response was lost with its process.
+                self.answered.add(session_id)
+                await self.reply(session_id, f"hello from agent {self.index} {uuid.uuid4().hex}")
                 return
         finally:
             self.busy.discard(session_id)
+
+    async def holds(self, session_id: int) -> bool:
+        """What the workspace shows after a refused answer: is the conversation mine after all?"""
+        try:
+            response = await self.call("GET", f"/agent/api/sessions/{session_id}/")
+        except Ambiguous:
+            return False
+        return response.status_code == 200 and response.json().get("relation") == "operator"
 
     async def reply(self, session_id: int, text: str) -> None:
         """Send, and after a broken connection look whether it was stored before sending it again (what an
@@ -754,6 +763,29 @@ def open_sessions(database_url: str) -> int:
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT count(*) FROM openlines_session WHERE NOT closed").fetchone()
         return int(row[0]) if row else 0
+
+
+def open_session_detail(database_url: str, session_id: int) -> str:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT status, operator_id, wait_answer, wait_action, undistributed, queue_history"
+            " FROM openlines_session WHERE id = %s",
+            (session_id,),
+        ).fetchone()
+        deadlines = conn.execute(
+            "SELECT kind, due_at - now() FROM openlines_sessiondeadline WHERE session_id = %s", (session_id,)
+        ).fetchall()
+        offers = conn.execute(
+            "SELECT user_id FROM openlines_sessionoffer WHERE session_id = %s", (session_id,)
+        ).fetchall()
+        authors = conn.execute(
+            "SELECT author_type, internal, count(*) FROM openlines_message WHERE session_id = %s"
+            " GROUP BY 1, 2",
+            (session_id,),
+        ).fetchall()
+    return f"state={row} deadlines={deadlines} offers={offers} messages={authors}"
 
 
 def _startswith_template(text: str, template: str) -> bool:
@@ -874,6 +906,14 @@ def verify(cluster: ChaosCluster, run: Run, widgets: list[Widget], agents: list[
     open_left = [s[0] for s in sessions if not s[3]]
     if open_left:
         problems.append(f"{len(open_left)} conversations still open after the drain, e.g. {open_left[:5]}")
+        for session_id in open_left[:5]:
+            problems.append(f"  session {session_id}: {open_session_detail(cfg.database_url, session_id)}")
+            for agent in agents:
+                if session_id in agent.answered | agent.busy | set(agent.received):
+                    problems.append(
+                        f"  agent {agent.index} (user {agent.user_id}): answered={session_id in agent.answered}"
+                        f" busy={session_id in agent.busy} received={sorted(agent.received.get(session_id, []))}"
+                    )
     overdue_count = int(overdue[0]) if overdue else 0
     if overdue_count:
         problems.append(f"{overdue_count} deadlines overdue and not applied")
