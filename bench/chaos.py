@@ -910,9 +910,11 @@ def verify(cluster: ChaosCluster, run: Run, widgets: list[Widget], agents: list[
             problems.append(f"  session {session_id}: {open_session_detail(cfg.database_url, session_id)}")
             for agent in agents:
                 if session_id in agent.answered | agent.busy | set(agent.received):
+                    seen = sorted(agent.received.get(session_id, []))
                     problems.append(
-                        f"  agent {agent.index} (user {agent.user_id}): answered={session_id in agent.answered}"
-                        f" busy={session_id in agent.busy} received={sorted(agent.received.get(session_id, []))}"
+                        f"  agent {agent.index} (user {agent.user_id}):"
+                        f" answered={session_id in agent.answered} busy={session_id in agent.busy}"
+                        f" received={seen}"
                     )
     overdue_count = int(overdue[0]) if overdue else 0
     if overdue_count:
