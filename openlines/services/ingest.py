@@ -119,7 +119,14 @@ def _ingest(connector: Connector, inbound_client: InboundClient, inbound: Inboun
         external_chat_id=inbound.external_chat_id or client.external_id,
     )
     # Serialise messages of one chat: exactly one of two simultaneous first messages starts the session.
-    chat = lifecycle.chat_lock(chat.pk)
+    # Only the chat row, and FOR NO KEY UPDATE: an agent's transaction that holds the session and posts a
+    # message (a KEY SHARE on the chat through the foreign key) must not wait for us while we wait for the
+    # session (a deadlock), and the line, client and connector rows stay free for everyone else.
+    chat = (
+        Chat.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("line", "client__connector")
+        .get(pk=chat.pk)
+    )
     existing = _existing(connector, inbound.external_id)
     if existing is not None:
         return IngestResult(existing, existing.session, session_created=False, duplicate=True)

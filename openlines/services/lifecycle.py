@@ -18,7 +18,6 @@ from openlines.models import OpenLine
 from openlines.services.delivery import message_dispatch
 from openlines.services.events import event_publish
 from openlines.session_models import (
-    Chat,
     DeadlineKind,
     Message,
     Session,
@@ -38,15 +37,13 @@ VOTE_DISLIKE = 1
 _LOCKED_WITH = ("line", "chat", "chat__client__connector")
 
 
-# Row locks take the row itself only (`of`: on PostgreSQL a lock over joined tables also locks the joined
-# line, chat, client and connector rows, so replies and client messages queued behind routing and
-# deadlocked with it) and as FOR NO KEY UPDATE (what an UPDATE takes): inserting a message or an event,
-# whose foreign key takes a key-share lock on the chat and the session, then never waits for the holder.
-# Both deadlocks were found by the chaos run (bench/chaos.py).
-
-
 def session_lock(session_id: int) -> Session:
-    """The session row, locked for the rest of the transaction."""
+    """The session row, locked for the rest of the transaction.
+
+    Only the session row (`of=self`; a plain FOR UPDATE with the joins would also lock the line, chat,
+    client and connector rows and serialise every transaction of the line), and FOR NO KEY UPDATE, which
+    lets others insert rows referencing it (messages, offers, events) while it is held.
+    """
     return (
         Session.objects.select_for_update(no_key=True, of=("self",))
         .select_related(*_LOCKED_WITH)
@@ -61,15 +58,6 @@ def session_try_lock(session_id: int) -> Session | None:
         .select_related(*_LOCKED_WITH)
         .filter(pk=session_id)
         .first()
-    )
-
-
-def chat_lock(chat_id: int) -> Chat:
-    """The chat row, locked: the messages of one chat are stored one at a time."""
-    return (
-        Chat.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("line", "client__connector")
-        .get(pk=chat_id)
     )
 
 
