@@ -751,7 +751,7 @@ async def run_load(cluster: ChaosCluster) -> dict[str, Any]:
         cluster.procs.check_alive()
         pending = sum(len(w.outbox) for w in widgets) + sum(len(a.tasks) for a in agents)
         # Every page connected again and caught up, as a page left open would be.
-        pending += sum(not p.synced for p in [*widgets, *agents])
+        pending += sum(not w.synced for w in widgets) + sum(not a.synced for a in agents)
         if not pending and not await asyncio.to_thread(open_sessions, cfg.database_url):
             break
         await asyncio.sleep(0.5)
