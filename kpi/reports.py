@@ -66,7 +66,9 @@ class ReportForm(forms.Form):
     def params(self) -> dict[str, Any]:
         """Valid input with the period defaulting to the last 30 days."""
         self.is_valid()
-        data = {key: value for key, value in self.cleaned_data.items() if value not in (None, "", [])}
+        # An unbound form (the page opened without a query string) has no cleaned data at all.
+        cleaned = self.cleaned_data if self.is_bound else {}
+        data = {key: value for key, value in cleaned.items() if value not in (None, "", [])}
         today = timezone.localdate()
         end: date = data.get("date_to") or today
         start: date = data.get("date_from") or end - timedelta(days=DEFAULT_DAYS - 1)

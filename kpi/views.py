@@ -36,6 +36,7 @@ from kpi.services.exports import FORMATS, chat_export_start, csv_stream, export_
 from kpi.services.group_actions import sessions_group_apply
 from kpi.services.preferences import chat_list_columns_set
 from kpi.services.ratings import session_head_vote
+from openlines.services.actions import session_can_view
 from openlines.session_models import Message, Session
 
 
@@ -98,10 +99,10 @@ def chat_columns(request: HttpRequest) -> HttpResponse:
 
 
 def _session_for_history(request: HttpRequest, pk: int) -> Session:
+    """Messages are "communication history" (reference §7): the statistics level that lists a
+    conversation does not open it; the same rule as the workspace and the API (`session_can_view`)."""
     session = get_object_or_404(Session.objects.select_related("line", "chat__client", "operator"), pk=pk)
-    if sessions_visible(user=request.user).filter(pk=pk).exists() or can(
-        request.user, "history", "view", session
-    ):
+    if session_can_view(request.user, session):
         return session
     raise PermissionDenied(_("You cannot see this conversation."))
 
