@@ -628,3 +628,46 @@ def test_admin_model_pages_are_closed_to_staff_without_roles(world, model_admin)
     expected = 200 if opts.label_lower in ROLE_FREE_ADMIN_MODELS else 403
     assert client.get(base).status_code == expected, base
     assert client.get(base + "add/").status_code == expected, base + "add/"
+
+
+# --- Changes that share a route with a read: writing, modifying lines, common settings -------------------
+
+
+@pytest.mark.parametrize(("level", "owner"), [(level, owner) for level in LEVELS for owner in OWNERS])
+def test_writing_into_a_conversation_needs_being_in_it_whatever_the_history_level(world, level, owner):
+    grant(world["me"], history_view=level)
+    client = logged_in(world["me"])
+    session = world["sessions"][owner]
+    body = json.dumps({"text": "hi"})
+    api = client.post(f"/api/v1/sessions/{session.pk}/messages/", body, content_type="application/json")
+    agent = client.post(f"/agent/api/sessions/{session.pk}/messages/", body, content_type="application/json")
+    if owner == "mine":
+        assert (api.status_code, agent.status_code) == (201, 201)
+    elif owner in REACH[level]:
+        assert (api.status_code, agent.status_code) == (403, 403)  # join first
+    else:
+        assert (api.status_code, agent.status_code) == (404, 403)
+    assert session.messages.filter(text="hi").count() == (2 if owner == "mine" else 0)
+
+
+@pytest.mark.parametrize(("level", "owner"), [(level, owner) for level in LEVELS for owner in OWNERS])
+def test_changing_a_line_follows_the_modify_level(world, level, owner):
+    grant(world["me"], lines_view="any", lines_modify=level)
+    line = world["lines"][owner]
+    response = logged_in(world["me"]).patch(
+        f"/api/v1/lines/{line.pk}/", json.dumps({"line_name": "renamed"}), content_type="application/json"
+    )
+    assert response.status_code == (200 if owner in REACH[level] else 403)
+
+
+@pytest.mark.parametrize("level", ["none", "any"])
+def test_access_roles_and_their_assignments_are_common_settings(world, level):
+    role = grant(world["me"], settings_modify=level)
+    client = logged_in(world["me"])
+    expected = 200 if level == "any" else 403
+    for url in ("/admin/contactcenter/role/", "/admin/contactcenter/role/add/"):
+        assert client.get(url).status_code == expected, url
+    page = client.get(f"/admin/contactcenter/role/{role.pk}/change/")
+    assert page.status_code == expected
+    if level == "any":
+        assert "assignments-TOTAL_FORMS" in page.content.decode()  # assignments are edited inline
