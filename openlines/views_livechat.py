@@ -64,7 +64,7 @@ def visitor_session(request: HttpRequest, code: str) -> HttpResponse:
         return _json_error(404, {"__all__": [_("No such line.")]})
     try:
         body = json.loads(request.body or b"{}")
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested thousands deep
         return _json_error(400, {"__all__": [_("The body is not valid JSON.")]})
     token = body.get("token") if isinstance(body, dict) else None
     visitor = livechat.visitor_from_token(line=line, token=token) if isinstance(token, str) else None
@@ -117,8 +117,12 @@ def file_download(request: HttpRequest, path: str) -> FileResponse:
         raise Http404
     content_type, _encoding = mimetypes.guess_type(path)
     inline = content_type in livechat.INLINE_IMAGE_TYPES
+    try:
+        stored = default_storage.open(path, "rb")
+    except (IsADirectoryError, NotADirectoryError, FileNotFoundError):
+        raise Http404 from None  # e.g. the folder of an upload: exists, but is no file
     response = FileResponse(
-        default_storage.open(path, "rb"),
+        stored,
         as_attachment=not inline,
         filename=path.rsplit("/", 1)[-1],
         content_type=content_type if inline else "application/octet-stream",
