@@ -157,3 +157,14 @@ def test_api_never_answers_500(case, api_world):
 @settings(max_examples=LONG, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_api_never_answers_500_long(case, api_world):
     _call(case, api_world)
+
+
+@pytest.mark.parametrize("url", ["/api/v1/lines/", "/api/v1/sessions/"])
+def test_regression_an_offset_beyond_64_bits_is_400_not_500(api_world, url):
+    from django.test import Client
+
+    auth = {"authorization": f"Bearer {api_world['staff_token']}"}
+    response = Client().get(url, {"offset": str(2**63)}, headers=auth)
+    assert response.status_code == 400
+    assert "offset" in response.json()["errors"]
+    assert Client().get(url, {"offset": str(2**63 - 1)}, headers=auth).status_code == 200

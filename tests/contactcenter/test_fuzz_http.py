@@ -55,7 +55,27 @@ text = st.text(max_size=40)
 nasty_text = st.one_of(
     text,
     st.sampled_from(
-        ["", " ", "\x00", "%00", "../", "..", "null", "[]", "{}", "1e309", "-1", "0", "9" * 40, "é" * 3]
+        [
+            "",
+            " ",
+            "\x00",
+            "a\x00b",
+            "%00",
+            "../",
+            "..",
+            "null",
+            "[]",
+            "{}",
+            "1e309",
+            "-1",
+            "0",
+            "9" * 40,
+            "9" * 400,
+            "²",
+            "①",
+            "١٢",
+            "é" * 3,
+        ]
     ),
 )
 json_leaf = st.one_of(
@@ -229,6 +249,41 @@ def test_regression_a_folder_under_livechat_files_is_404_not_500(world):
     assert Client().get("/livechat/files/livechat/").status_code == 404
     assert Client().get("/livechat/files/livechat/0/fuzz").status_code == 404
     assert Client().get(f"/livechat/files/{stored}").status_code == 200
+
+
+@pytest.mark.parametrize("digits", ["²", "9" * 400])
+def test_regression_odd_digits_are_refused_not_500(world, digits):
+    """`str.isdigit()` holds for "²" but `int("²")` fails; 400 digits overflow a float."""
+    boss, session_id = world["boss"], world["sessions"][1]
+    assert boss.get(f"/agent/api/sessions/{session_id}/messages/", {"before_id": digits}).status_code == 400
+    body = json.dumps({"user": digits})
+    response = boss.post(f"/agent/api/sessions/{session_id}/transfer/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert (
+        boss.post("/chats/group/", {"ids": [digits], "action": "close", "to_user": digits}).status_code == 302
+    )
+    whatsapp = world["messengers"]["whatsapp"]
+    payload = VALID_PAYLOADS["whatsapp"]
+    payload = json.loads(json.dumps(payload).replace('"1700000000"', json.dumps(digits)))
+    body = json.dumps(payload).encode()
+    response = Client().post(
+        url_of(whatsapp), body, content_type="application/json", **signed_headers(whatsapp, body)
+    )
+    assert response.status_code == 400
+
+
+def test_regression_null_characters_in_searches_are_400_not_500(world):
+    boss, session_id = world["boss"], world["sessions"][1]
+    for url, name in (
+        ("/agent/api/transfer-targets/", "q"),
+        (f"/agent/api/sessions/{session_id}/canned-responses/", "q"),
+        (f"/api/v1/sessions/{session_id}/canned-responses/", "q"),
+        ("/api/v1/sessions/", "client_name"),
+    ):
+        response = boss.get(url, {name: "a\x00b"})
+        assert response.status_code == 400, url
+        assert name in response.json()["errors"], url
+    assert Client().get("/livechat/demo/", {"line": "\x00"}).status_code == 200
 
 
 # --- Messenger webhooks ----------------------------------------------------------------------------
