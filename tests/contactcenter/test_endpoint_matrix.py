@@ -615,7 +615,9 @@ def test_admin_routes_send_anonymous_and_non_staff_users_to_the_login_page(world
         assert _login_redirect(response), (url, response.status_code, response.get("Location"))
 
 
-ROLE_FREE_ADMIN_MODELS = {"contactcenter.apitoken"}  # everyone manages their own tokens
+# Admin pages open to every staff member, scoped inside: their own tokens, the conversations they may read.
+# (list page, add page)
+ROLE_FREE_ADMIN_MODELS = {"contactcenter.apitoken": (200, 200), "openlines.session": (200, 403)}
 
 
 @pytest.mark.parametrize(
@@ -625,9 +627,28 @@ def test_admin_model_pages_are_closed_to_staff_without_roles(world, model_admin)
     opts = model_admin.opts
     client = logged_in(world["me"])
     base = f"/admin/{opts.app_label}/{opts.model_name}/"
-    expected = 200 if opts.label_lower in ROLE_FREE_ADMIN_MODELS else 403
-    assert client.get(base).status_code == expected, base
-    assert client.get(base + "add/").status_code == expected, base + "add/"
+    listing, adding = ROLE_FREE_ADMIN_MODELS.get(opts.label_lower, (403, 403))
+    assert client.get(base).status_code == listing, base
+    assert client.get(base + "add/").status_code == adding, base + "add/"
+
+
+@pytest.mark.parametrize(("level", "owner"), [(level, owner) for level in LEVELS for owner in OWNERS])
+def test_conversation_admin_follows_the_history_level_not_django_permissions(world, level, owner):
+    from django.contrib.auth.models import Permission
+
+    me = world["me"]
+    grant(me, history_view=level)
+    # A Django model permission does not widen what the roles allow.
+    me.user_permissions.add(Permission.objects.get(codename="view_session"))
+    client = logged_in(me)
+    session = world["sessions"][owner]
+    listed = {s.pk for s in client.get("/admin/openlines/session/").context["cl"].result_list}
+    page = client.get(f"/admin/openlines/session/{session.pk}/change/")
+    reachable = owner == "mine" or owner in REACH[level]
+    assert (session.pk in listed) is reachable
+    assert page.status_code == (200 if reachable else 302)  # "doesn't exist" out of reach
+    if reachable:
+        assert f"hello from {owner}" in page.content.decode()  # the messages inline
 
 
 # --- Changes that share a route with a read: writing, modifying lines, common settings -------------------
