@@ -8,8 +8,9 @@
 - the chat list, its export and the reports with random query strings (filters, sorts, pages);
 - the agent workspace's JSON endpoints and the chat list's post forms with random input.
 
-Example counts are small by default; `FUZZ_EXAMPLES` sets them, e.g. `FUZZ_EXAMPLES=500`, and the test
-marked slow runs every target with a large count.
+Example counts are small by default (25 per target, about a second each); the long form sets them with
+`FUZZ_EXAMPLES`, e.g. `FUZZ_EXAMPLES=1000`. Run it on PostgreSQL too: it refuses input (NUL characters,
+64-bit overflows) that SQLite lets through.
 """
 
 from __future__ import annotations
