@@ -287,6 +287,25 @@ def test_regression_null_characters_in_searches_are_400_not_500(world):
     assert Client().get("/livechat/demo/", {"line": "\x00"}).status_code == 200
 
 
+def test_regression_numbers_beyond_64_bits_in_staff_query_strings(world):
+    huge = "9" * 30
+    boss = world["boss"]
+    for url in (
+        f"/chats/?line={huge}&operator={huge}&bot={huge}&session_id={huge}&message_count_min={huge}",
+        f"/chats/?page={huge}",
+        f"/chats/export/?format=xlsx&line={huge}&session_id={huge}",
+        f"/reports/?line={huge}&operator={huge}",
+        f"/agent/api/sessions/{world['sessions'][1]}/messages/?before_id={huge}",
+    ):
+        _no_500(boss.get(url), url)
+
+
+def test_regression_null_character_in_a_messenger_file_path_is_404(world):
+    connector = world["messengers"]["telegram"]
+    response = world["boss"].get(f"/contact-center/media/connectors/{connector.uuid}/1/a%00b.png")
+    assert response.status_code == 404
+
+
 # --- Messenger webhooks ----------------------------------------------------------------------------
 
 
