@@ -16,6 +16,7 @@ from openlines.session_models import Session, SessionStatus, StatusGroup
 YES_NO = [("", _("Any")), ("Y", _("Yes")), ("N", _("No"))]
 COMMENT_MAX_LENGTH = 10000
 PAGE_SIZES = [20, 50, 100]
+PAGE_MAX = 10**9
 
 
 def _sort_choices() -> list[tuple[str, str]]:
@@ -68,7 +69,8 @@ class ChatListFilterForm(forms.Form):
         required=False,
     )
     sort = forms.ChoiceField(label=_("Sort"), choices=_sort_choices, required=False)
-    page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+    # Bounded so that the row offset stays a 64-bit number, which is all the database takes.
+    page = forms.IntegerField(min_value=1, max_value=PAGE_MAX, required=False, widget=forms.HiddenInput)
     per_page = forms.TypedChoiceField(
         label=_("Per page"), choices=[(n, n) for n in PAGE_SIZES], coerce=int, required=False
     )
