@@ -27,10 +27,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class MessageInline(admin.TabularInline):
     model = Message
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return obj is not None and session_can_view(request.user, obj)
-
     fields = ("created_at", "author_type", "author", "text", "internal", "delivery")
     readonly_fields = fields
     extra = 0
@@ -38,6 +34,9 @@ class MessageInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and session_can_view(request.user, obj)
 
 
 class SessionAdmin(ReadOnlyAdmin):
