@@ -22,6 +22,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from contactcenter.numbers import ID_MAX
 from contactcenter.ratelimit import api_token_limit
 from contactcenter.services.api_tokens import api_token_authenticate, api_token_prefix
 
@@ -170,7 +171,7 @@ def api_view(*, methods: Sequence[str], staff: bool = True) -> Callable[[View], 
     return decorator
 
 
-BIGINT_MAX = 2**63 - 1
+BIGINT_MAX = ID_MAX
 
 
 def _unstorable(value: Any) -> bool:
@@ -214,7 +215,8 @@ def page_from_request(request: HttpRequest, *, default_limit: int = 50, max_limi
     """`limit` (1…max_limit, default 50) and `offset` (≥ 0) from the query string, like the reference."""
     errors: ErrorDict = {}
     values = {}
-    for name, default, upper in (("limit", default_limit, max_limit), ("offset", 0, None)):
+    # An offset beyond 64 bits is no row number: the database refuses it (a 500, not a 400, otherwise).
+    for name, default, upper in (("limit", default_limit, max_limit), ("offset", 0, BIGINT_MAX)):
         raw = request.GET.get(name, "")
         if raw == "":
             values[name] = default
@@ -238,6 +240,20 @@ def page_from_request(request: HttpRequest, *, default_limit: int = 50, max_limi
     return Page(limit=values["limit"], offset=values["offset"])
 
 
+QUERY_TEXT_MAX = 255
+
+
+def query_text(request: HttpRequest, name: str, *, max_length: int = QUERY_TEXT_MAX) -> str:
+    """A free-text query parameter, stripped; longer than `max_length` or with a null character (no text
+    column stores or compares one) it is a 400."""
+    value = request.GET.get(name, "").strip()
+    if "\x00" in value:
+        raise ApiError(400, {name: [_("Null characters are not allowed.")]})
+    if len(value) > max_length:
+        raise ApiError(400, {name: [_("At most %(n)d characters.") % {"n": max_length}]})
+    return value
+
+
 def _raw_body(request: HttpRequest) -> bytes:
     try:
         return request.body
@@ -252,10 +268,6 @@ def json_fields(request: HttpRequest, allowed: set[str]) -> dict[str, Any]:
     if unknown:
         raise ApiError(400, {NON_FIELD: [_("Unknown fields: %(names)s.") % {"names": ", ".join(unknown)}]})
     return data
-
-
-# Ids are 64-bit database integers; a larger number is no id (and would fail in the query, not with a 4xx).
-ID_MAX = BIGINT_MAX
 
 
 def is_id(value: Any) -> bool:

@@ -66,7 +66,8 @@ class StaffConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_active:
+        # The same gate as every staff page and the API: a login without `is_staff` is not enough.
+        if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user_id = user.pk

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from contactcenter.connectors.kinds import ConnectorKind
+from contactcenter.numbers import id_from_text
 from kpi.columns import COLUMNS
 from openlines.models import ChatBot, OpenLine
 from openlines.session_models import Session, SessionStatus, StatusGroup
@@ -16,6 +17,20 @@ from openlines.session_models import Session, SessionStatus, StatusGroup
 YES_NO = [("", _("Any")), ("Y", _("Yes")), ("N", _("No"))]
 COMMENT_MAX_LENGTH = 10000
 PAGE_SIZES = [20, 50, 100]
+PAGE_MAX = 10**9
+
+
+class IdsChoiceField(forms.ModelMultipleChoiceField):
+    """Objects chosen by id; a value that is no 64-bit id is invalid here, before any query (a database
+    refuses such a number in `IN (...)`, which Django does not guard as it guards `=`)."""
+
+    def _check_values(self, value: Any) -> Any:
+        for pk in value if isinstance(value, list | tuple) else ():
+            if id_from_text(str(pk).strip()) is None:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                )
+        return super()._check_values(value)  # type: ignore[misc]
 
 
 def _sort_choices() -> list[tuple[str, str]]:
@@ -28,20 +43,18 @@ def _sort_choices() -> list[tuple[str, str]]:
 
 
 class ChatListFilterForm(forms.Form):
-    line = forms.ModelMultipleChoiceField(
-        label=_("Line"), queryset=OpenLine.objects.order_by("line_name"), required=False
-    )
+    line = IdsChoiceField(label=_("Line"), queryset=OpenLine.objects.order_by("line_name"), required=False)
     mode = forms.ChoiceField(label=_("Type"), choices=[("", _("Any")), *Session.Mode.choices], required=False)
     created_from = forms.DateField(label=_("Created from"), required=False)
     created_to = forms.DateField(label=_("Created to"), required=False)
     closed_from = forms.DateField(label=_("Closed from"), required=False)
     closed_to = forms.DateField(label=_("Closed to"), required=False)
-    operator = forms.ModelMultipleChoiceField(
+    operator = IdsChoiceField(
         label=_("Agent"),
         queryset=get_user_model().objects.filter(is_staff=True).order_by("username"),
         required=False,
     )
-    bot = forms.ModelMultipleChoiceField(label=_("Bot"), queryset=ChatBot.objects.all(), required=False)
+    bot = IdsChoiceField(label=_("Bot"), queryset=ChatBot.objects.all(), required=False)
     client = forms.CharField(label=_("Client name"), max_length=255, required=False)
     channel = forms.MultipleChoiceField(label=_("Channel"), choices=ConnectorKind.choices, required=False)
     session_id = forms.IntegerField(label=_("Conversation ID"), min_value=1, required=False)
@@ -69,7 +82,8 @@ class ChatListFilterForm(forms.Form):
         required=False,
     )
     sort = forms.ChoiceField(label=_("Sort"), choices=_sort_choices, required=False)
-    page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+    # Bounded so that the row offset stays a 64-bit number, which is all the database takes.
+    page = forms.IntegerField(min_value=1, max_value=PAGE_MAX, required=False, widget=forms.HiddenInput)
     per_page = forms.TypedChoiceField(
         label=_("Per page"), choices=[(n, n) for n in PAGE_SIZES], coerce=int, required=False
     )

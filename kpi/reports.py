@@ -20,6 +20,7 @@ from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kpi.forms import IdsChoiceField
 from kpi.models import KpiClock
 from kpi.selectors import sessions_filter, sessions_visible
 from openlines.models import OpenLine
@@ -42,10 +43,8 @@ WEEKDAYS = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")
 
 
 class ReportForm(forms.Form):
-    line = forms.ModelMultipleChoiceField(
-        label=_("Line"), queryset=OpenLine.objects.order_by("line_name"), required=False
-    )
-    operator = forms.ModelMultipleChoiceField(
+    line = IdsChoiceField(label=_("Line"), queryset=OpenLine.objects.order_by("line_name"), required=False)
+    operator = IdsChoiceField(
         label=_("Agent"),
         queryset=get_user_model().objects.filter(is_staff=True).order_by("username"),
         required=False,
@@ -66,7 +65,9 @@ class ReportForm(forms.Form):
     def params(self) -> dict[str, Any]:
         """Valid input with the period defaulting to the last 30 days."""
         self.is_valid()
-        data = {key: value for key, value in self.cleaned_data.items() if value not in (None, "", [])}
+        # An unbound form (the page opened without a query string) has no cleaned data at all.
+        cleaned = self.cleaned_data if self.is_bound else {}
+        data = {key: value for key, value in cleaned.items() if value not in (None, "", [])}
         today = timezone.localdate()
         end: date = data.get("date_to") or today
         start: date = data.get("date_from") or end - timedelta(days=DEFAULT_DAYS - 1)

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from contactcenter.numbers import id_from_text, is_decimal
 from contactcenter.permissions import can
 from kpi import reports
 from kpi.columns import COLUMNS, COLUMNS_BY_KEY, cell_display
@@ -36,6 +37,7 @@ from kpi.services.exports import FORMATS, chat_export_start, csv_stream, export_
 from kpi.services.group_actions import sessions_group_apply
 from kpi.services.preferences import chat_list_columns_set
 from kpi.services.ratings import session_head_vote
+from openlines.services.actions import session_can_view
 from openlines.session_models import Message, Session
 
 
@@ -83,7 +85,7 @@ def chat_list(request: HttpRequest) -> HttpResponse:
         "export_query": _query_without(request, "page", "history", "per_page"),
         "may_vote": can(request.user, "vote_head", "perform"),
         "agents": get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username"),
-        "history_id": history_id if history_id.isdigit() else "",
+        "history_id": history_id if is_decimal(history_id) else "",
     }
     return render(request, "kpi/chat_list.html", context)
 
@@ -98,10 +100,10 @@ def chat_columns(request: HttpRequest) -> HttpResponse:
 
 
 def _session_for_history(request: HttpRequest, pk: int) -> Session:
+    """Messages are "communication history" (reference §7): the statistics level that lists a
+    conversation does not open it; the same rule as the workspace and the API (`session_can_view`)."""
     session = get_object_or_404(Session.objects.select_related("line", "chat__client", "operator"), pk=pk)
-    if sessions_visible(user=request.user).filter(pk=pk).exists() or can(
-        request.user, "history", "view", session
-    ):
+    if session_can_view(request.user, session):
         return session
     raise PermissionDenied(_("You cannot see this conversation."))
 
@@ -146,15 +148,14 @@ def chat_rate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def chat_group(request: HttpRequest) -> HttpResponse:
     _require_statistics(request)
-    ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit()]
-    to_user = request.POST.get("to_user", "")
+    ids = [pk for pk in map(id_from_text, request.POST.getlist("ids")) if pk is not None]
     visible = set(sessions_visible(user=request.user).filter(pk__in=ids).values_list("pk", flat=True))
     try:
         result = sessions_group_apply(
             user=request.user,
             action=request.POST.get("action", ""),
             session_ids=[pk for pk in ids if pk in visible],
-            to_user_id=int(to_user) if to_user.isdigit() else None,
+            to_user_id=id_from_text(request.POST.get("to_user", "")),
         )
     except ValidationError as exc:
         for message in exc.messages:

@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from openlines.selectors import SESSION_READ_PERMISSIONS, sessions_visible_to
+from openlines.services.actions import session_can_view
 from openlines.session_models import Client, Message, Session
 
 
@@ -32,6 +35,9 @@ class MessageInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and session_can_view(request.user, obj)
+
 
 class SessionAdmin(ReadOnlyAdmin):
     list_display = ("id", "client_name", "line", "status", "operator", "created_at", "closed")
@@ -39,6 +45,22 @@ class SessionAdmin(ReadOnlyAdmin):
     search_fields = ("chat__client__name", "chat__client__email", "chat__client__phone")
     list_select_related = ("chat__client", "line", "operator")
     inlines = [MessageInline]
+
+    # Conversations follow the access roles, as in the workspace, the API and the chat list (reference
+    # §7): every staff member reads their own, the history and join levels add others'. Django's model
+    # permissions play no part, or a "view session" permission would open every conversation.
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is None:
+            return self.has_module_permission(request)
+        return session_can_view(request.user, obj)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
+        return sessions_visible_to(
+            user=request.user, queryset=super().get_queryset(request), permissions=SESSION_READ_PERMISSIONS
+        )
 
     @admin.display(description=Client._meta.verbose_name)
     def client_name(self, obj: Session) -> str:

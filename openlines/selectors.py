@@ -184,10 +184,15 @@ def line_agent_identity(*, line: OpenLine, user: AbstractBaseUser | None) -> Age
 # Role checks that let a user see conversations beyond their own: the chat list (statistics), the history,
 # and joining (the engine lets whoever may join see the conversation, `actions.session_can_view`).
 SESSION_VIEW_PERMISSIONS = (("statistics", "view"), ("history", "view"), ("join", "perform"))
+# Reading a conversation's messages is history, not statistics: the SQL form of `actions.session_can_view`.
+SESSION_READ_PERMISSIONS = (("history", "view"), ("join", "perform"))
 
 
 def sessions_visible_to(
-    *, user: AbstractBaseUser | AnonymousUser, queryset: QuerySet[Session] | None = None
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    queryset: QuerySet[Session] | None = None,
+    permissions: tuple[tuple[str, str], ...] = SESSION_VIEW_PERMISSIONS,
 ) -> QuerySet[Session]:
     """The sessions `user` may know about: those they hold, are offered or take part in, plus what their
     statistics / history / join level allows, as one SQL filter (never one check per session).
@@ -200,9 +205,7 @@ def sessions_visible_to(
     sessions = queryset if queryset is not None else Session.objects.all()
     if not user.is_authenticated or not user.is_active:
         return sessions.none()
-    level = max(
-        user_access_level(user=user, area=area, action=action) for area, action in SESSION_VIEW_PERMISSIONS
-    )
+    level = max(user_access_level(user=user, area=area, action=action) for area, action in permissions)
     if level == Level.ANY:
         return sessions
     owners = user_colleague_ids(user=user) if level == Level.DEPARTMENT else {int(user.pk)}

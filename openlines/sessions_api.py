@@ -34,6 +34,7 @@ from contactcenter.api import (
     json_fields,
     optional_id,
     page_from_request,
+    query_text,
 )
 from contactcenter.openapi import Operation, Parameter, component_register, operation_register, ref
 from openlines.attachments import MAX_FILES, files_from_json
@@ -254,11 +255,13 @@ def _list_filter(request: HttpRequest) -> Q:
         if name == "created_to" and parse_datetime(raw.strip()) is not None:
             lookup = "created_at__lte"
         condition &= Q(**{lookup: moment})
-    client_name = request.GET.get("client_name", "").strip()
-    if len(client_name) > MAX_QUERY_LENGTH:
-        errors["client_name"] = [_("At most %(n)d characters.") % {"n": MAX_QUERY_LENGTH}]
-    elif client_name:
-        condition &= Q(chat__client__name__icontains=client_name)
+    try:
+        client_name = query_text(request, "client_name", max_length=MAX_QUERY_LENGTH)
+    except ApiError as error:
+        errors.update(error.errors)
+    else:
+        if client_name:
+            condition &= Q(chat__client__name__icontains=client_name)
     if errors:
         raise ApiError(400, errors)
     return condition
@@ -458,9 +461,7 @@ def session_typing(request: HttpRequest, pk: int) -> HttpResponse:
 def session_canned_responses(request: HttpRequest, pk: int) -> HttpResponse:
     session = _visible(request, pk)
     _may_read(request, session)
-    query = request.GET.get("q", "").strip()
-    if len(query) > MAX_QUERY_LENGTH:
-        raise ApiError(400, {"q": [_("At most %(n)d characters.") % {"n": MAX_QUERY_LENGTH}]})
+    query = query_text(request, "q", max_length=MAX_QUERY_LENGTH)
     responses = actions.canned_responses_for(session=session, query=query)
     return JsonResponse({"results": [canned_response_json(r) for r in responses]})
 

@@ -20,8 +20,9 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from contactcenter.api import NON_FIELD, ApiError, api_view, json_body
+from contactcenter.api import NON_FIELD, ApiError, api_view, json_body, query_text
 from contactcenter.models import EmployeeProfile
+from contactcenter.numbers import id_from_text
 from contactcenter.permissions import can
 from contactcenter.selectors import agent_availability, open_work_day
 from contactcenter.services import availability
@@ -213,17 +214,16 @@ def session_messages(request: HttpRequest, session_id: int) -> HttpResponse:
         return JsonResponse({"message": message_payload(message)}, status=201)
     _viewable(request, session_id)
     before = request.GET.get("before_id", "")
-    if before and not before.isdigit():
+    before_id = id_from_text(before) if before else None
+    if before and before_id is None:
         raise ApiError(400, {"before_id": [_("Enter a whole number.")]})
-    return JsonResponse(
-        selectors.session_messages_page(session_id=session_id, before_id=int(before) if before else None)
-    )
+    return JsonResponse(selectors.session_messages_page(session_id=session_id, before_id=before_id))
 
 
 @agent_api(methods=["GET"])
 def canned_responses(request: HttpRequest, session_id: int) -> HttpResponse:
     session = _viewable(request, session_id)
-    query = request.GET.get("q", "")[:100]
+    query = query_text(request, "q")[:100]
     items = actions.canned_responses_for(session=session, query=query)
     return JsonResponse(
         {"results": [{"id": r.pk, "shortcut": r.shortcut, "title": r.title, "text": r.text} for r in items]}
@@ -234,9 +234,12 @@ def _int_field(body: dict[str, Any], name: str) -> int | None:
     value = body.get(name)
     if value in (None, ""):
         return None
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    number = (
+        id_from_text(str(value)) if isinstance(value, int | str) and not isinstance(value, bool) else None
+    )
+    if number is None:
         raise ApiError(400, {name: [_("Enter a whole number.")]})
-    return int(value)
+    return number
 
 
 @agent_api(methods=["POST"])
@@ -275,7 +278,7 @@ def session_action(request: HttpRequest, session_id: int, action: str) -> HttpRe
 @agent_api(methods=["GET"])
 def transfer_targets(request: HttpRequest) -> HttpResponse:
     """Agents and lines a conversation can be transferred to, searchable by name."""
-    query = request.GET.get("q", "").strip()[:100]
+    query = query_text(request, "q")[:100]
     users = get_user_model().objects.filter(is_active=True, is_staff=True).exclude(pk=_me(request))
     lines = OpenLine.objects.filter(active=True)
     if query:

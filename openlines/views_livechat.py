@@ -74,7 +74,7 @@ def visitor_session(request: HttpRequest, code: str) -> HttpResponse:
         return _too_large()
     try:
         body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested thousands deep
         return _json_error(400, {"__all__": [_("The body is not valid JSON.")]})
     token = body.get("token") if isinstance(body, dict) else None
     visitor = livechat.visitor_from_token(line=line, token=token) if isinstance(token, str) else None
@@ -132,8 +132,12 @@ def file_download(request: HttpRequest, path: str) -> FileResponse:
         raise Http404
     content_type, _encoding = mimetypes.guess_type(path)
     inline = content_type in livechat.INLINE_IMAGE_TYPES
+    try:
+        stored = default_storage.open(path, "rb")
+    except (IsADirectoryError, NotADirectoryError, FileNotFoundError):
+        raise Http404 from None  # e.g. the folder of an upload: exists, but is no file
     response = FileResponse(
-        default_storage.open(path, "rb"),
+        stored,
         as_attachment=not inline,
         filename=path.rsplit("/", 1)[-1],
         content_type=content_type if inline else "application/octet-stream",
@@ -152,7 +156,7 @@ def standalone(request: HttpRequest, code: str) -> HttpResponse:
 
 def demo(request: HttpRequest) -> HttpResponse:
     """A sample host page embedding the widget with its one script tag (`?line=<code>` picks the line)."""
-    code = request.GET.get("line", "")
+    code = request.GET.get("line", "").replace("\x00", "")  # no line code has one; the database refuses it
     line: Any = OpenLine.objects.filter(code=code).first() if code else None
     if line is None:
         line = OpenLine.objects.filter(active=True, connectors__kind="livechat").order_by("id").first()

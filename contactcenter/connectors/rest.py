@@ -42,6 +42,7 @@ from django.utils.translation import gettext as _
 from contactcenter.api import is_id
 from contactcenter.connectors.kinds import ConnectorKind
 from contactcenter.models import Connector, OutboundDelivery
+from contactcenter.numbers import is_decimal
 from contactcenter.services.outbound import AttemptOutcome, outbound_delivery_start, register_outbound_attempt
 from openlines.attachments import files_from_json
 from openlines.selectors import message_author_for_client
@@ -342,7 +343,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     raw = response.headers.get("Retry-After", "").strip()
     if not raw:
         return None
-    if raw.isdigit():
+    if is_decimal(raw):
         return float(raw)
     try:
         moment = email.utils.parsedate_to_datetime(raw)

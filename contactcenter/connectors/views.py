@@ -291,7 +291,7 @@ def _attachment_visible_to(user: Any, connector_uuid: uuid.UUID, path: str) -> d
 def connector_media(request: HttpRequest, path: str) -> HttpResponseBase:
     """A file a client sent through a messenger, to staff who may see a conversation it belongs to."""
     parts = path.split("/")
-    if len(parts) != 4 or parts[0] != "connectors" or not all(parts) or ".." in parts:
+    if len(parts) != 4 or parts[0] != "connectors" or not all(parts) or ".." in parts or "\x00" in path:
         raise Http404
     try:
         connector_uuid = uuid.UUID(parts[1])

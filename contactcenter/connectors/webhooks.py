@@ -20,6 +20,7 @@ from contactcenter.connectors.adapters import ADAPTER_KINDS, get_adapter
 from contactcenter.connectors.adapters.base import ChannelAdapter, PayloadError, WebhookRequest
 from contactcenter.connectors.channels import credentials_for
 from contactcenter.models import Connector
+from contactcenter.numbers import is_decimal
 from contactcenter.ratelimit import client_ip, webhook_limit
 from contactcenter.services.webhooks import webhook_dedup_key, webhook_event_store
 
@@ -44,7 +45,7 @@ def _limited(key: str) -> HttpResponse | None:
 
 def _read(request: HttpRequest) -> WebhookRequest | HttpResponse:
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if is_decimal(declared) and int(declared) > MAX_BODY_BYTES:
         return _text(413, _("The request body is too large."))
     body = request.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from contactcenter.connectors.kinds import ConnectorKind
+from contactcenter.numbers import id_from_text, is_decimal
 from crm.models import (
     Communication,
     Company,
@@ -55,7 +56,7 @@ def pipeline_default() -> Pipeline:
 def pipeline_for_line(line: OpenLine) -> Pipeline:
     """`crm_create_second`: a pipeline id; empty, "0" or an unknown id mean the default pipeline."""
     value = (line.crm_create_second or "").strip()
-    if value.isdigit() and value != "0":
+    if is_decimal(value) and value != "0":
         pipeline = Pipeline.objects.filter(pk=int(value)).first()
         if pipeline is not None:
             return pipeline
@@ -76,7 +77,7 @@ def source_for_session(session: Session) -> Source | None:
     line = session.line
     value = (line.crm_source or SOURCE_CREATE).strip()
     if value != SOURCE_CREATE:
-        source = Source.objects.filter(Q(code=value) | Q(pk=int(value) if value.isdigit() else 0)).first()
+        source = Source.objects.filter(Q(code=value) | Q(pk=id_from_text(value) or 0)).first()
         if source is not None:
             return source
     kind = session.source

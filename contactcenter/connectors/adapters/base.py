@@ -30,6 +30,7 @@ import httpx
 from django.utils.translation import gettext as _
 
 from contactcenter.connectors.adapters.text import LimitUnit, split_text_spans, text_measure
+from contactcenter.numbers import is_decimal
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -463,7 +464,7 @@ def optional_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and is_decimal(value):
         return int(value)
     return None
 
@@ -481,13 +482,13 @@ def from_timestamp(value: Any, where: str, *, millis: bool = False) -> datetime:
         raise PayloadError(_("%(where)s is not a timestamp.") % {"where": where})
     if isinstance(value, int | float):
         number = float(value)
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and is_decimal(value.strip()) and len(value.strip()) <= 20:
         number = float(int(value))
     else:
         raise PayloadError(_("%(where)s is not a timestamp.") % {"where": where})
-    if millis:
-        number /= 1000
     try:
+        if millis:
+            number /= 1000
         return datetime.fromtimestamp(number, tz=UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise PayloadError(_("%(where)s is not a timestamp.") % {"where": where}) from exc
@@ -495,7 +496,7 @@ def from_timestamp(value: Any, where: str, *, millis: bool = False) -> datetime:
 
 def retry_after_header(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after", "").strip()
-    return float(value) if value.isdigit() else None
+    return float(value) if is_decimal(value) else None
 
 
 _REDACTIONS = (

@@ -44,6 +44,7 @@ from contactcenter.connectors.adapters.base import (
     secrets_equal,
     unexpected_response,
 )
+from contactcenter.numbers import is_decimal
 
 TELEGRAM_API_URL = "https://api.telegram.org"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 -- a header name, not a secret
@@ -77,7 +78,7 @@ def _reply_message_id(reply_to: str | None) -> int | None:
     if not reply_to:
         return None
     tail = reply_to.rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() else None
+    return int(tail) if is_decimal(tail) else None
 
 
 def telegram_error(response: httpx.Response) -> SendError:
