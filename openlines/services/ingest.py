@@ -120,7 +120,13 @@ def _ingest(connector: Connector, inbound_client: InboundClient, inbound: Inboun
         external_chat_id=inbound.external_chat_id or client.external_id,
     )
     # Serialise messages of one chat: exactly one of two simultaneous first messages starts the session.
-    chat = Chat.objects.select_for_update().select_related("line", "client__connector").get(pk=chat.pk)
+    # OF self: FOR UPDATE without it also locks the joined line row, so on PostgreSQL every message of the
+    # line (and every insert referencing the line) would wait for the others' commits.
+    chat = (
+        Chat.objects.select_for_update(of=("self",))
+        .select_related("line", "client__connector")
+        .get(pk=chat.pk)
+    )
     existing = _existing(connector, inbound.external_id)
     if existing is not None:
         return IngestResult(existing, existing.session, session_created=False, duplicate=True)
@@ -156,13 +162,17 @@ def _ingest(connector: Connector, inbound_client: InboundClient, inbound: Inboun
         if explicit:
             raise ratings.RatingRefused(_("No conversation is waiting for a rating."))
 
-    session = Session.objects.select_for_update().filter(chat=chat, closed=False).first()
+    # Locked and loaded with what `lifecycle.session_lock` loads, in one query and without the line's row.
+    session = (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("line", "chat", "chat__client__connector")
+        .filter(chat=chat, closed=False)
+        .first()
+    )
     created = session is None
     if session is None:
         session = _session_create(chat, connector, source_url=inbound.source_url, at=now)
         signals.session_created.send(sender=Session, session=session)
-    else:
-        session = lifecycle.session_lock(session.pk)
     message = lifecycle.message_post(
         session=session,
         author_type=Message.Author.CLIENT,
