@@ -242,7 +242,7 @@ async def agent_socket(
         if hello.get("type") != "hello":
             raise RuntimeError(f"agent socket refused: {hello}")
         ready.set()
-        seen: set[str] = set()
+        seen: set[Any] = set()
         while not stop.is_set():
             try:
                 raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
@@ -252,10 +252,11 @@ async def agent_socket(
             event = json.loads(raw)
             if event.get("type") != "message.new":
                 continue
-            text = (event.get("message") or {}).get("text", "")
-            if text in seen:
+            message_id = (event.get("message") or {}).get("id")
+            if message_id in seen:
                 stats.same_socket_twice += 1  # exactly-once broken
-            seen.add(text)
+            seen.add(message_id)
+            text = (event.get("message") or {}).get("text", "")
             if text in stats.sent_at:
                 if text in stats.received_at:
                     stats.duplicated.add(text)  # several agents see it (e.g. an offer moved); first counts
@@ -411,6 +412,7 @@ async def load_stage(
     """Messages at a steady total `rate` for `--duration` s, round-robin over the clients; then wait up to
     `--timeout` s for the last deliveries."""
     count = max(1, round(rate * args.duration))
+    cpu_start = time.process_time()
     t0 = time.monotonic() + 0.5
     schedules: list[list[float]] = [[] for _ in clients]
     for k in range(count):
@@ -442,6 +444,8 @@ async def load_stage(
         "delivered_per_s": round(len(latencies) / (last - t0), 1) if latencies and last > t0 else 0,
         "send_seconds": round(sending_done - t0, 1),
         "load_average": os.getloadavg()[0],
+        # The bench shares the 2 cores: its own CPU use during the stage, in cores.
+        "bench_cpu_cores": round((time.process_time() - cpu_start) / max(0.001, time.monotonic() - t0), 2),
     }
     if floor is not None:
         stage.update(floor_summary(floor.samples(t0, sending_done)))
