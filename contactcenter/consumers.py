@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from contactcenter.services.availability import presence_connect, presence_disconnect, presence_heartbeat
+from openlines.services.events import call_then_push
 
 # Close codes in the 4000 range are application-defined (RFC 6455 §7.4.2).
 CLOSE_UNAUTHENTICATED = 4401
@@ -74,7 +75,7 @@ class StaffConsumer(AsyncJsonWebsocketConsumer):
         self.watched: set[int] = set()
         await self.channel_layer.group_add(staff_group(user.pk), self.channel_name)
         await self.accept()
-        await database_sync_to_async(presence_connect)(user_id=user.pk)
+        await call_then_push(presence_connect, user_id=user.pk)
         await self.send_json({"type": "hello", "user_id": user.pk})
 
     async def disconnect(self, code: int) -> None:
@@ -83,15 +84,16 @@ class StaffConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(staff_group(self.user_id), self.channel_name)
         for session_id in getattr(self, "watched", set()):
             await self.channel_layer.group_discard(f"session.{session_id}", self.channel_name)
-        await database_sync_to_async(presence_disconnect)(user_id=self.user_id)
+        await call_then_push(presence_disconnect, user_id=self.user_id)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict):
             await self.send_json({"type": "error", "error": "expected a JSON object"})
             return
         kind = content.get("type")
+        assert self.user_id is not None  # receive only follows an accepted connect
         if kind == "heartbeat":
-            await database_sync_to_async(presence_heartbeat)(user_id=self.user_id)
+            await call_then_push(presence_heartbeat, user_id=self.user_id)
             await self.send_json({"type": "heartbeat.ack"})
         elif kind == "resync":
             await self._on_resync(content)
@@ -105,7 +107,7 @@ class StaffConsumer(AsyncJsonWebsocketConsumer):
                 self.watched.discard(session_id)
                 await self.channel_layer.group_discard(f"session.{session_id}", self.channel_name)
                 await self.send_json({"type": "unwatched", "session_id": session_id})
-            elif not await database_sync_to_async(_typing)(self.scope["user"], session_id):
+            elif not await call_then_push(_typing, self.scope["user"], session_id):
                 await self.send_json({"type": "error", "error": "forbidden", "session_id": session_id})
         else:
             await self.send_json({"type": "error", "error": f"unknown message type {kind!r}"})
@@ -128,6 +130,10 @@ class StaffConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(f"session.{session_id}", self.channel_name)
         await self.send_json({"type": "watching", "session_id": session_id})
 
+    async def staff_events(self, message: dict[str, Any]) -> None:
+        """Relay the events of one commit published to this user's group or a watched conversation."""
+        for event in message["events"]:
+            await self.send_json(event)
+
     async def staff_event(self, message: dict[str, Any]) -> None:
-        """Relay an event published to this user's group or a watched conversation."""
         await self.send_json(message["event"])

@@ -15,10 +15,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from contactcenter.models import Connector
 from openlines.models import OpenLine
 from openlines.services import livechat
-from openlines.services.events import client_group
+from openlines.services.events import call_then_push, client_group
 from openlines.services.ratelimit import rate_limit_hit
+from openlines.session_models import Message
 
 CLOSE_BAD_TOKEN = 4403
 CLOSE_NO_LINE = 4404
@@ -39,6 +41,7 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
     line: OpenLine
     visitor: livechat.Visitor
     chat_id: int | None = None
+    connector: Connector | None = None
 
     async def connect(self) -> None:
         code = self.scope["url_route"]["kwargs"]["code"]
@@ -69,6 +72,12 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
             self.chat_id = chat.pk
             await self.channel_layer.group_add(client_group(chat.pk), self.channel_name)
 
+    async def _connector(self) -> Connector:
+        """The line's live chat connector, read once per socket (it lives as long as the line)."""
+        if self.connector is None:
+            self.connector = await database_sync_to_async(livechat.livechat_connector_for)(self.line)
+        return self.connector
+
     def _limited(self, bucket: str, limit: int) -> bool:
         return rate_limit_hit(
             key=f"lc:{bucket}:{self.visitor.visitor_id}", limit=limit, window_seconds=WINDOW_SECONDS
@@ -81,8 +90,11 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
         kind = content.get("type")
         if kind == "typing":
             if not self._limited("typing", settings.LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S):
-                await database_sync_to_async(livechat.livechat_typing)(
-                    line=self.line, visitor=self.visitor, preview=content.get("text", "")
+                await call_then_push(
+                    livechat.livechat_typing,
+                    line=self.line,
+                    visitor=self.visitor,
+                    preview=content.get("text", ""),
                 )
             return
         if kind == "ping":
@@ -109,15 +121,19 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _dispatch(self, kind: Any, content: dict[str, Any]) -> None:
         if kind == "message":
-            result = await database_sync_to_async(livechat.livechat_message_receive)(
+            result = await call_then_push(
+                livechat.livechat_message_receive,
                 line=self.line,
                 visitor=self.visitor,
                 client_message_id=content.get("client_id", ""),
                 text=content.get("text", ""),
                 attachments=content.get("attachments"),
                 page_url=content.get("url", ""),
+                connector=await self._connector(),
             )
-            await self._join_chat()
+            if self.chat_id is None:
+                self.chat_id = result.message.chat_id
+                await self.channel_layer.group_add(client_group(self.chat_id), self.channel_name)
             if not result.duplicate:
                 self._remember_sent(result.message.pk, result.message.external_id or "")
             await self.send_json(
@@ -128,10 +144,11 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
                 # The events of the new session were pushed before this socket joined the chat's group.
                 await self._send_events_since(since)
         elif kind == "consent":
-            await database_sync_to_async(livechat.livechat_consent_give)(line=self.line, visitor=self.visitor)
+            await call_then_push(livechat.livechat_consent_give, line=self.line, visitor=self.visitor)
             await self.send_json({"type": "consent.ok"})
         elif kind == "form":
-            await database_sync_to_async(livechat.livechat_contact_save)(
+            await call_then_push(
+                livechat.livechat_contact_save,
                 line=self.line,
                 visitor=self.visitor,
                 name=content.get("name", ""),
@@ -140,8 +157,8 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
             )
             await self.send_json({"type": "form.ok"})
         elif kind == "rate":
-            await database_sync_to_async(livechat.livechat_rate)(
-                line=self.line, visitor=self.visitor, vote=content.get("vote", "")
+            await call_then_push(
+                livechat.livechat_rate, line=self.line, visitor=self.visitor, vote=content.get("vote", "")
             )
         elif kind == "resync":
             since = content.get("since", 0)
@@ -173,19 +190,51 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
         if len(sent) > SENT_REMEMBERED:
             del sent[next(iter(sent))]
 
-    async def client_event(self, message: dict[str, Any]) -> None:
-        event = message["event"]
-        if event.get("type") == "typing" and event.get("by") == "client":
+    async def client_events(self, message: dict[str, Any]) -> None:
+        """The chat's events of one commit, shaped for the visitor; at most one database hop for all."""
+        pending: list[dict[str, Any]] = []
+        sent: dict[Any, str] = self.__dict__.get("_sent", {})
+        for event in message["events"]:
+            if event.get("type") == "typing" and event.get("by") == "client":
+                continue
+            own = sent.pop((event.get("message") or {}).get("id"), None)
+            if event.get("type") == "message.new" and own is not None:
+                # The echo of a message this socket just sent: its channel id is known, so shaping it
+                # needs no database hop (which would queue behind every other visitor's message).
+                event = {**event, "message": {**event["message"], "external_id": own}}
+            pending.append(event)
+        if not pending:
             return
-        own = self.__dict__.get("_sent", {}).pop((event.get("message") or {}).get("id"), None)
-        if event.get("type") == "message.new" and own is not None:
-            # The echo of a message this socket just sent: its channel id is known, so shaping it needs no
-            # database hop (which would queue behind every other visitor's message on the sync thread).
-            event = {**event, "message": {**event["message"], "external_id": own}}
-            shaped = livechat.client_event_shape(event, line=self.line, visitor_id=self.visitor.visitor_id)
+        if all(self._shapes_offline(event) for event in pending):
+            shaped = self._shape_all(pending)
         else:
-            shaped = await database_sync_to_async(livechat.client_event_shape)(
-                event, line=self.line, visitor_id=self.visitor.visitor_id
-            )
-        if shaped is not None:
-            await self.send_json(shaped)
+            shaped = await database_sync_to_async(self._shape_all)(pending)
+        for event in shaped:
+            await self.send_json(event)
+
+    async def client_event(self, message: dict[str, Any]) -> None:
+        await self.client_events({"events": [message["event"]]})
+
+    @staticmethod
+    def _shapes_offline(event: dict[str, Any]) -> bool:
+        """Whether shaping `event` for the widget needs no database query."""
+        kind = event.get("type")
+        if kind == "typing":
+            return False
+        if kind != "message.new":
+            return True
+        message = event.get("message") or {}
+        if message.get("internal"):
+            return True
+        # An agent's identity is read per the line's settings; a client message needs its channel id.
+        author = message.get("author_type")
+        return not (
+            author == Message.Author.AGENT
+            or (author == Message.Author.CLIENT and message.get("external_id") is None)
+        )
+
+    def _shape_all(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        shaped = (
+            livechat.client_event_shape(e, line=self.line, visitor_id=self.visitor.visitor_id) for e in events
+        )
+        return [e for e in shaped if e is not None]

@@ -3,21 +3,37 @@
 Groups: `staff.<user id>` (every staff socket of that user), `session.<id>` (staff watching a
 conversation), `chat.<id>.client` (the customer's widget sockets). The database row is the source of truth;
 the channel layer is only the fast path, so a client that missed a push asks for events after its last id.
+
+Cost per committed transaction, whatever the number of events in it: one audience query (offers and
+participants of every session concerned, read after the commit, the state a resync would see) and one group
+send per group carrying all of that group's events in order. A websocket consumer runs its database call
+through `call_then_push`: the pushes then happen on the event loop after the database thread is released,
+instead of holding the one thread that runs every database call of the process.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 from openlines.session_models import RealtimeEvent, Session, SessionOffer, SessionParticipant
 
 logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Consumer handlers; with an "s" ("staff.events") for several events of one commit in one message.
+STAFF_HANDLER = "staff.event"
+CLIENT_HANDLER = "client.event"
 
 
 def staff_group(user_id: int) -> str:
@@ -32,48 +48,146 @@ def client_group(chat_id: int) -> str:
     return f"chat.{chat_id}.client"
 
 
+def _offered_and_participants(session_ids: Iterable[int]) -> dict[int, set[int]]:
+    """Agents offered, and participants, per session: one query for both relations and all sessions."""
+    ids = sorted(set(session_ids))
+    audiences: dict[int, set[int]] = {pk: set() for pk in ids}
+    if not ids:
+        return audiences
+    rows = (
+        SessionOffer.objects.filter(session_id__in=ids)
+        .values_list("session_id", "user_id")
+        .union(SessionParticipant.objects.filter(session_id__in=ids).values_list("session_id", "user_id"))
+    )
+    for session_id, user_id in rows:
+        audiences[session_id].add(user_id)
+    return audiences
+
+
 def session_audience_user_ids(session: Session) -> set[int]:
     """Staff who see a conversation in their workspace: its agent, agents it is offered to, participants."""
-    # One query for both relations: every event about a session asks this.
-    ids = set(
-        SessionOffer.objects.filter(session=session)
-        .values_list("user_id", flat=True)
-        .union(SessionParticipant.objects.filter(session=session).values_list("user_id", flat=True))
-    )
+    ids = _offered_and_participants([session.pk])[session.pk]
     if session.operator_id is not None:
         ids.add(session.operator_id)
     return ids
 
 
-Outgoing = list[tuple[str, dict[str, Any], str]]  # (group, event, consumer handler)
+# (group, handler, events): one channel-layer message per group, its events oldest first.
+Outgoing = list[tuple[str, str, list[dict[str, Any]]]]
 
 
-def _send(groups: list[str], event: dict[str, Any], handler: str) -> None:
-    _send_all([(group, event, handler) for group in groups])
+@dataclass
+class _Committed:
+    """Events of one `event_publish` call whose transaction committed, waiting to be addressed."""
+
+    rows: list[RealtimeEvent]
+    session: Session | None
+    users: list[int]
+    # The agent when the event was published: also told if the conversation moved on before the commit.
+    operator_id: int | None
+    for_client: bool
 
 
-def _send_all(messages: Outgoing) -> None:
-    """Push to the channel layer in ONE hop into async code: `async_to_sync` costs about 2 ms a call (a
+def _outgoing(batch: list[_Committed]) -> Outgoing:
+    audiences = _offered_and_participants(item.session.pk for item in batch if item.session is not None)
+    by_group: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for item in batch:
+        for row in item.rows:
+            event = {"id": row.pk, "type": row.type, "session_id": row.session_id, **row.payload}
+            if row.user_id is not None:
+                by_group.setdefault((staff_group(row.user_id), STAFF_HANDLER), []).append(event)
+                continue
+            session = item.session
+            assert session is not None
+            audience = audiences.get(session.pk, set()) | {
+                uid for uid in (item.operator_id, session.operator_id) if uid is not None
+            }
+            groups = [session_group(session.pk)] + [
+                staff_group(uid) for uid in sorted(audience) if uid not in item.users
+            ]
+            for group in groups:
+                by_group.setdefault((group, STAFF_HANDLER), []).append(event)
+            if row.for_client:
+                by_group.setdefault((client_group(session.chat_id), CLIENT_HANDLER), []).append(event)
+    return [(group, handler, events) for (group, handler), events in by_group.items()]
+
+
+async def _push(messages: Outgoing) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group, handler, events in messages:
+        # One event keeps the single form ("staff.event"), which older processes understand too.
+        message = (
+            {"type": handler, "event": events[0]}
+            if len(events) == 1
+            else {"type": f"{handler}s", "events": events}
+        )
+        try:
+            await layer.group_send(group, message)
+        except Exception:
+            # The events are stored; a client that missed them resyncs from its last id.
+            logger.warning("realtime push to %s failed", group, exc_info=True)
+
+
+def _push_now(messages: Outgoing) -> None:
+    """Push from synchronous code in ONE hop into async code: `async_to_sync` costs about 2 ms a call (a
     thread and an event loop), which per group and per event made publishing to 100 waiting clients
     take 0.4 s (bench/routing.py)."""
-    layer = get_channel_layer()
-    if layer is None or not messages:
+    if not messages or get_channel_layer() is None:
         return
-
-    async def send() -> None:
-        for group, event, handler in messages:
-            try:
-                await layer.group_send(group, {"type": handler, "event": event})
-            except Exception:
-                # The event is stored; a client that missed it resyncs from its last id.
-                logger.warning("realtime push to %s failed", group, exc_info=True)
-
     try:
-        async_to_sync(send)()
+        async_to_sync(_push)(messages)
     except RuntimeError:
         # Called from a thread that runs an event loop itself (e.g. a sync browser driver in tests):
         # the events are stored, and clients get them when they resync.
         logger.warning("realtime push skipped: called inside a running event loop", exc_info=True)
+
+
+@dataclass
+class _Collected:
+    committed: list[_Committed]
+    ephemeral: Outgoing
+
+
+# Set while `call_then_push` runs a function: what it publishes is collected here instead of pushed.
+_collector: contextvars.ContextVar[_Collected | None] = contextvars.ContextVar(
+    "realtime_event_collector", default=None
+)
+
+
+def _on_commit(items: list[_Committed]) -> None:
+    collected = _collector.get()
+    if collected is not None:
+        collected.committed.extend(items)
+    else:
+        _push_now(_outgoing(items))
+
+
+async def call_then_push(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run `func` on the database thread (`database_sync_to_async`); push the events it committed once the
+    thread is free again. Pushed also when `func` raises: what committed before the error is stored."""
+    messages: Outgoing = []
+
+    def run() -> T:
+        collected = _Collected(committed=[], ephemeral=[])
+        token = _collector.set(collected)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _collector.reset(token)
+            messages.extend(collected.ephemeral)
+            if collected.committed:
+                try:
+                    messages.extend(_outgoing(collected.committed))
+                except Exception:
+                    # Stored all the same; the clients resync. Never hide the result or error of `func`.
+                    logger.warning("realtime push not addressed", exc_info=True)
+
+    try:
+        return await database_sync_to_async(run)()
+    finally:
+        await _push(messages)
 
 
 def event_publish(
@@ -90,7 +204,6 @@ def event_publish(
     participants), and to the customer's widget when `for_client`. A user event goes to that user only.
     """
     users = sorted(set(users))
-    audience = sorted(session_audience_user_ids(session)) if session is not None else []
     rows: list[RealtimeEvent] = []
     if session is not None:
         rows.append(
@@ -102,22 +215,14 @@ def event_publish(
         rows.append(
             RealtimeEvent.objects.create(user_id=user_id, session=session, type=type, payload=payload)
         )
-
-    def push() -> None:
-        messages: Outgoing = []
-        for row in rows:
-            event = {"id": row.pk, "type": row.type, "session_id": row.session_id, **row.payload}
-            if row.user_id is not None:
-                messages.append((staff_group(row.user_id), event, "staff.event"))
-                continue
-            assert session is not None
-            groups = [session_group(session.pk)] + [staff_group(uid) for uid in audience if uid not in users]
-            messages += [(group, event, "staff.event") for group in groups]
-            if row.for_client:
-                messages.append((client_group(session.chat_id), event, "client.event"))
-        _send_all(messages)
-
-    transaction.on_commit(push)
+    item = _Committed(
+        rows=rows,
+        session=session,
+        users=users,
+        operator_id=session.operator_id if session is not None else None,
+        for_client=for_client,
+    )
+    transaction.on_commit(lambda: _on_commit([item]))
     return rows
 
 
@@ -125,20 +230,10 @@ def event_publish_many(
     *, type: str, items: Iterable[tuple[Session, dict[str, Any]]], for_client: bool = False
 ) -> list[RealtimeEvent]:
     """`event_publish` of one event type about many sessions (e.g. every waiting client's queue position),
-    in a fixed number of queries instead of three per session."""
+    in one insert instead of one per session."""
     items = list(items)
     if not items:
         return []
-    session_ids = [session.pk for session, _payload in items]
-    audiences: dict[int, set[int]] = {session.pk: set() for session, _payload in items}
-    for session, _payload in items:
-        if session.operator_id is not None:
-            audiences[session.pk].add(session.operator_id)
-    for model in (SessionOffer, SessionParticipant):
-        for session_id, user_id in model.objects.filter(session_id__in=session_ids).values_list(
-            "session_id", "user_id"
-        ):
-            audiences[session_id].add(user_id)
     rows = RealtimeEvent.objects.bulk_create(
         [
             RealtimeEvent(
@@ -147,18 +242,13 @@ def event_publish_many(
             for session, payload in items
         ]
     )
-
-    def push() -> None:
-        messages: Outgoing = []
-        for (session, _payload), row in zip(items, rows, strict=True):
-            event = {"id": row.pk, "type": row.type, "session_id": row.session_id, **row.payload}
-            groups = [session_group(session.pk)] + [staff_group(uid) for uid in sorted(audiences[session.pk])]
-            messages += [(group, event, "staff.event") for group in groups]
-            if for_client:
-                messages.append((client_group(session.chat_id), event, "client.event"))
-        _send_all(messages)
-
-    transaction.on_commit(push)
+    committed = [
+        _Committed(
+            rows=[row], session=session, users=[], operator_id=session.operator_id, for_client=for_client
+        )
+        for (session, _payload), row in zip(items, rows, strict=True)
+    ]
+    transaction.on_commit(lambda: _on_commit(committed))
     return rows
 
 
@@ -166,9 +256,14 @@ def typing_push(*, session: Session, to_client: bool, payload: dict[str, Any]) -
     """Typing is ephemeral: pushed at once and never stored (a missed one is out of date anyway)."""
     event = {"id": None, "type": "typing", "session_id": session.pk, **payload}
     if to_client:
-        _send([client_group(session.chat_id)], event, "client.event")
+        messages: Outgoing = [(client_group(session.chat_id), CLIENT_HANDLER, [event])]
     else:
         groups = [session_group(session.pk)] + [
-            staff_group(uid) for uid in session_audience_user_ids(session)
+            staff_group(uid) for uid in sorted(session_audience_user_ids(session))
         ]
-        _send(groups, event, "staff.event")
+        messages = [(group, STAFF_HANDLER, [event]) for group in groups]
+    collected = _collector.get()
+    if collected is not None:
+        collected.ephemeral.extend(messages)
+    else:
+        _push_now(messages)

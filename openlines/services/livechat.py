@@ -118,8 +118,12 @@ def livechat_message_receive(
     text: str,
     attachments: Any = None,
     page_url: str = "",
+    connector: Connector | None = None,
 ) -> IngestResult:
-    """A visitor's message: stored once per `client_message_id`, whatever the number of resends."""
+    """A visitor's message: stored once per `client_message_id`, whatever the number of resends.
+
+    `connector`: the line's live chat connector when the caller holds it already (a widget socket keeps it).
+    """
     text = (text or "").strip() if isinstance(text, str) else ""
     files = _clean_attachments(attachments)
     if not text and not files:
@@ -132,7 +136,7 @@ def livechat_message_receive(
         raise ValidationError({"client_id": [_("Each message needs its own id (8 to 64 characters).")]})
     page_url = page_url if isinstance(page_url, str) and page_url.startswith(("http://", "https://")) else ""
     return message_ingest(
-        connector=livechat_connector_for(line),
+        connector=connector or livechat_connector_for(line),
         client=InboundClient(external_id=visitor.visitor_id),
         message=InboundMessage(
             # Namespaced by visitor: two visitors cannot collide (or probe each other) with the same id.

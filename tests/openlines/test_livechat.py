@@ -396,3 +396,53 @@ async def test_own_message_echo_carries_its_client_id_in_the_sending_tab_and_in_
         assert "external_id" not in events[0]["message"]
     await first.disconnect()
     await second.disconnect()
+
+
+def _staff_cookie(user) -> bytes:
+    http = HttpClient()
+    http.force_login(user)
+    return f"sessionid={http.cookies['sessionid'].value}".encode()
+
+
+async def test_a_visitor_message_reaches_the_agent_socket_once_with_every_event_of_it_in_order(
+    chat_line, agents
+):
+    cookie = await database_sync_to_async(_staff_cookie)(agents[0])
+    agent = WebsocketCommunicator(
+        application,
+        "/ws/staff/",
+        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie)],
+    )
+    assert (await agent.connect())[0]
+    assert (await agent.receive_json_from())["type"] == "hello"
+    data = await database_sync_to_async(start)("site")
+    ws = await widget("site", data["token"])
+    await ws.send_json_to({"type": "message", "client_id": "opening-0001", "text": "Hello"})
+    await receive_until(ws, "ack")
+    await drain(ws)
+    before = [e for e in await drain(agent) if e.get("id")]
+    assert before, "the offer and the first message reach the agent"
+
+    await ws.send_json_to({"type": "message", "client_id": "follow-up-0002", "text": "Anyone?"})
+    await receive_until(ws, "ack")
+    live = [e for e in await drain(agent) if e.get("id")]
+    session = await database_sync_to_async(Session.objects.get)()
+
+    def stored_since(last: int) -> list[int]:
+        from openlines.session_models import RealtimeEvent
+
+        return list(
+            RealtimeEvent.objects.filter(id__gt=last, session=session, user__isnull=True)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+
+    # Every stored conversation event of the message (the message and the session's new state), each
+    # exactly once, oldest first: what a resync from the last id would return.
+    assert [e["id"] for e in live] == await database_sync_to_async(stored_since)(before[-1]["id"])
+    assert [e["message"]["text"] for e in live if e["type"] == "message.new"] == ["Anyone?"]
+    assert any(e["type"] == "session.updated" for e in live)
+    echoes = [e for e in await drain(ws) if e["type"] == "message.new"]
+    assert [e["message"]["client_id"] for e in echoes] == ["follow-up-0002"]
+    await agent.disconnect()
+    await ws.disconnect()
