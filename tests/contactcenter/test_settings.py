@@ -72,7 +72,10 @@ def test_postgres_url_uses_the_psycopg_pool_without_persistent_connections(tmp_p
 def test_redis_url_selects_redis_channel_layer_and_broker(tmp_path):
     s = settings_for(tmp_path, REDIS_URL="redis://cache.internal:6380/2")
     assert s["layer"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-    assert s["layer"]["CONFIG"]["hosts"] == ["redis://cache.internal:6380/2"]
+    (host,) = s["layer"]["CONFIG"]["hosts"]
+    assert host["address"] == "redis://cache.internal:6380/2"
+    # Above channels-redis' 5-second blocking receive, or a busy process drops its sockets with 1011.
+    assert host["socket_timeout"] > 5
     assert s["q"]["redis"] == "redis://cache.internal:6380/2" and "orm" not in s["q"]
     assert s["scaled"] is True
 
