@@ -112,6 +112,8 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
             "LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE": "1000000",
             "LIVECHAT_RATE_LIMIT_MESSAGES_PER_10S": "1000000",
             "LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S": "1000000",
+            "API_RATE_LIMIT_PER_MINUTE": "0",  # 0 = off
+            "WEBHOOK_RATE_LIMIT_PER_MINUTE": "0",
         }
     )
     env.update(extra)
