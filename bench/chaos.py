@@ -621,8 +621,9 @@ class Agent:
             ):
                 self.replied_to.add(message["id"])
                 self.spawn(self.reply(session_id, f"re {message['text']}"))
-        elif kind == "session.lost":
-            self.answered.discard(session_id)
+        elif kind == "session.lost" and session_id in self.answered:
+            # A resync can bring an old "lost" after a newer answer: ask, as the workspace reloads.
+            self.spawn(self.recheck(session_id))
 
     async def consider_offer(self, session_id: int) -> None:
         if session_id in self.answered or session_id in self.busy or self.run.finished:
@@ -649,6 +650,10 @@ class Agent:
                 return
         finally:
             self.busy.discard(session_id)
+
+    async def recheck(self, session_id: int) -> None:
+        if not await self.holds(session_id):
+            self.answered.discard(session_id)
 
     async def holds(self, session_id: int) -> bool:
         """What the workspace shows after a refused answer: is the conversation mine after all?"""
