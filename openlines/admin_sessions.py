@@ -36,7 +36,11 @@ class MessageInline(admin.TabularInline):
         return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return obj is not None and session_can_view(request.user, obj)
+        # Asked with the conversation, and without one for the rows' queryset: the page itself is reached
+        # only through the conversation admin's scoped queryset.
+        if obj is None:
+            return bool(request.user.is_active and request.user.is_staff)
+        return session_can_view(request.user, obj)
 
 
 class SessionAdmin(ReadOnlyAdmin):

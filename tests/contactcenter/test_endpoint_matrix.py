@@ -24,6 +24,7 @@ import pytest
 from django.contrib import admin
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils.html import escape
 
 from contactcenter.models import Connector
 from kpi.models import ChatExport
@@ -651,7 +652,7 @@ def test_conversation_admin_follows_the_history_level_not_django_permissions(wor
     assert (session.pk in listed) is reachable
     assert page.status_code == (200 if reachable else 302)  # "doesn't exist" out of reach
     if reachable:
-        assert f"hello from {owner}" in page.content.decode()  # the messages inline
+        assert escape(f"hello from {owner}'s client") in page.content.decode()  # the messages inline
 
 
 # --- Changes that share a route with a read: writing, modifying lines, common settings -------------------
