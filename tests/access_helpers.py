@@ -27,6 +27,23 @@ def grant(user: Any, **levels: str) -> Role:
     return role
 
 
+EVERY_AREA_BUT_SETTINGS = (
+    "lines_view",
+    "lines_modify",
+    "connectors_modify",
+    "statistics_view",
+    "history_view",
+    "join_perform",
+    "vote_head_perform",
+)
+
+
+def grant_everything(user: Any, *, settings: bool = False) -> Role:
+    """Every area at the "any" level (the common settings too when `settings`)."""
+    areas = EVERY_AREA_BUT_SETTINGS + (("settings_modify",) if settings else ())
+    return grant(user, **dict.fromkeys(areas, "any"))
+
+
 def drop_default_assignments() -> None:
     """The default Manager role goes to all employees; matrix tests start from nobody having anything."""
     RoleAssignment.objects.filter(all_employees=True).delete()

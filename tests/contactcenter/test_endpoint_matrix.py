@@ -30,7 +30,14 @@ from contactcenter.models import Connector
 from kpi.models import ChatExport
 from openlines.models import ChatBot
 from openlines.session_models import Session
-from tests.access_helpers import department, drop_default_assignments, fast_passwords, grant, make_line  # noqa: F401
+from tests.access_helpers import (  # noqa: F401
+    department,
+    drop_default_assignments,
+    fast_passwords,
+    grant,
+    grant_everything,
+    make_line,
+)
 from tests.kpi.factories import add_message, make_session
 
 pytestmark = pytest.mark.django_db
@@ -510,17 +517,7 @@ def test_anonymous(world, pattern):
 @pytest.mark.parametrize("pattern", sorted(ROUTES))
 def test_logged_in_user_who_is_not_staff_is_refused_whatever_their_roles(world, make_user, pattern):
     outsider = make_user("outsider", is_staff=False)
-    grant(
-        outsider,
-        lines_view="any",
-        lines_modify="any",
-        connectors_modify="any",
-        statistics_view="any",
-        history_view="any",
-        join_perform="any",
-        vote_head_perform="any",
-        settings_modify="any",
-    )
+    grant_everything(outsider, settings=True)
     route = ROUTES[pattern]
     response = call(logged_in(outsider), route, world)
     if route.kind == "page":

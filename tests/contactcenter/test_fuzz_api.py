@@ -30,7 +30,7 @@ from contactcenter.services.api_tokens import api_token_create
 from contactcenter.services.rest_connector import rest_connector_token_rotate
 from openlines.models import ChatBot
 from openlines.session_models import Session
-from tests.access_helpers import drop_default_assignments, fast_passwords, grant, make_line  # noqa: F401
+from tests.access_helpers import drop_default_assignments, fast_passwords, grant, grant_everything, make_line  # noqa: F401
 from tests.kpi.factories import add_message, make_session
 
 FAST = 12
@@ -42,16 +42,7 @@ def api_world(db, make_user) -> dict[str, Any]:
     drop_default_assignments()
     integrator = make_user("integrator", is_staff=True)
     agent = make_user("agent", is_staff=True)
-    grant(
-        integrator,
-        lines_view="any",
-        lines_modify="any",
-        connectors_modify="any",
-        statistics_view="any",
-        history_view="any",
-        join_perform="any",
-        vote_head_perform="any",
-    )
+    grant_everything(integrator)
     bot = ChatBot.objects.create(name="hook", kind=ChatBot.Kind.WEBHOOK, webhook_url="https://bot.example/")
     world: dict[str, Any] = {"lines": [], "sessions": [], "chats": [], "connectors": [], "bots": [bot.pk]}
     for n in range(3):

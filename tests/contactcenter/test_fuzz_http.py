@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from contactcenter.connectors.kinds import ConnectorKind
 from contactcenter.models import Connector
-from tests.access_helpers import drop_default_assignments, fast_passwords, grant, make_line  # noqa: F401
+from tests.access_helpers import drop_default_assignments, fast_passwords, grant, grant_everything, make_line  # noqa: F401
 from tests.kpi.factories import add_message, make_session
 from tests.messengers.conftest import (  # noqa: F401
     accepting_platform,
@@ -139,16 +139,7 @@ def world(make_user, settings, tmp_path):
     drop_default_assignments()
     boss = make_user("boss", is_staff=True)
     agent = make_user("agent", is_staff=True)
-    grant(
-        boss,
-        lines_view="any",
-        lines_modify="any",
-        connectors_modify="any",
-        statistics_view="any",
-        history_view="any",
-        join_perform="any",
-        vote_head_perform="any",
-    )
+    grant_everything(boss)
     line = make_line("Support", users=(agent, boss))
     Connector.objects.create(kind="livechat", line=line, name="chat")
     sessions = []
