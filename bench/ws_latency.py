@@ -68,7 +68,9 @@ def setup_child(agents: int) -> None:
     User = get_user_model()
     users = []
     for n in range(agents):
-        user = User.objects.create_user(username=f"agent{n:03d}", password=None, first_name=f"Agent {n}")
+        user = User.objects.create_user(
+            username=f"agent{n:03d}", password=None, first_name=f"Agent {n}", is_staff=True
+        )
         EmployeeProfile.objects.create(user=user)
         users.append(user)
     line = line_create(
