@@ -53,7 +53,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.cluster import Processes, free_port, pg_admin, server_env, wait_http  # noqa: E402
+from bench.cluster import (  # noqa: E402
+    Processes,
+    agents_and_line_create,
+    free_port,
+    login_session_keys,
+    pg_admin,
+    server_env,
+    wait_http,
+)
 
 LINE_CODE = "chaos"
 AUTO_CLOSE_TEXT = "chaos: closed by timeout"
@@ -100,41 +108,15 @@ def setup_child(agents: int, queue_time: int, auto_close_time: int) -> None:
     import django
 
     django.setup()
-    from importlib import import_module
-
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.core.management import call_command
 
-    from contactcenter.models import EmployeeProfile
     from openlines.models import OpenLine
-    from openlines.services.lines import line_create
-    from openlines.services.livechat import livechat_connector_for
 
-    call_command("migrate", interactive=False, verbosity=0)
-    users = []
-    for n in range(agents):
-        user = get_user_model().objects.create_user(
-            username=f"chaos{n:03d}", password=None, first_name=f"Agent {n}", is_staff=True
-        )
-        EmployeeProfile.objects.create(user=user)
-        users.append(user)
-    line = line_create(
-        values={
-            "line_name": "Chaos",
-            "code": LINE_CODE,
-            "queue_type": OpenLine.QueueType.EVENLY,
-            "queue_time": 60,
-            "max_chat": 0,
-            "check_available": False,
-            "language_id": "en",
-        },
-        queue=[
-            {"user": u, "department": None, "exclude_heads": False, "display_name": "", "work_position": ""}
-            for u in users
-        ],
+    users, line = agents_and_line_create(
+        agents=agents,
+        username_prefix="chaos",
+        line_values={"line_name": "Chaos", "code": LINE_CODE, "queue_time": 60},
     )
-    livechat_connector_for(line)
     # Deadlines shorter than the form's choices, so that they fall due inside a short run.
     OpenLine.objects.filter(pk=line.pk).update(
         queue_time=queue_time,
@@ -146,15 +128,7 @@ def setup_child(agents: int, queue_time: int, auto_close_time: int) -> None:
         no_answer_rule=OpenLine.Rule.NONE,
     )
     line.refresh_from_db()
-    store_class: Any = import_module(settings.SESSION_ENGINE).SessionStore
-    keys = []
-    for user in users:
-        store = store_class()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.create()
-        keys.append(store.session_key)
+    keys = login_session_keys(users)
     texts = {key: line.client_text(key) for key in ("queue_forward", "session_closed")}
     print(
         json.dumps(

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -118,3 +119,56 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def agents_and_line_create(
+    *, agents: int, username_prefix: str, line_values: dict[str, Any]
+) -> tuple[list[Any], Any]:
+    """In a process with Django set up: migrate, create `agents` staff agents (no password) and one line
+    whose queue holds them all, evenly, with no chat limit and no availability check, plus its live chat."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from contactcenter.models import EmployeeProfile
+    from openlines.models import OpenLine
+    from openlines.services.lines import line_create
+    from openlines.services.livechat import livechat_connector_for
+
+    call_command("migrate", interactive=False, verbosity=0)
+    users = []
+    for n in range(agents):
+        user = get_user_model().objects.create_user(
+            username=f"{username_prefix}{n:03d}", password=None, first_name=f"Agent {n}", is_staff=True
+        )
+        EmployeeProfile.objects.create(user=user)
+        users.append(user)
+    values = {
+        "queue_type": OpenLine.QueueType.EVENLY,
+        "max_chat": 0,
+        "check_available": False,
+        "language_id": "en",
+        **line_values,
+    }
+    queue_row = {"department": None, "exclude_heads": False, "display_name": "", "work_position": ""}
+    line = line_create(values=values, queue=[{"user": u, **queue_row} for u in users])
+    livechat_connector_for(line)
+    return users, line
+
+
+def login_session_keys(users: list[Any]) -> list[str]:
+    """A logged-in session per user, as the login page would create it; the keys go into cookies."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    store_class: Any = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = []
+    for user in users:
+        store = store_class()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        keys.append(store.session_key)
+    return keys

@@ -24,9 +24,27 @@ from pathlib import Path
 from typing import Any
 
 try:  # a script in bench/ or the tests (bench is a package there)
-    from cluster import Processes, free_port, pg_admin, redis_flush, server_env, wait_http
+    from cluster import (
+        Processes,
+        agents_and_line_create,
+        free_port,
+        login_session_keys,
+        pg_admin,
+        redis_flush,
+        server_env,
+        wait_http,
+    )
 except ImportError:  # pragma: no cover - depends on how the module is reached
-    from bench.cluster import Processes, free_port, pg_admin, redis_flush, server_env, wait_http
+    from bench.cluster import (
+        Processes,
+        agents_and_line_create,
+        free_port,
+        login_session_keys,
+        pg_admin,
+        redis_flush,
+        server_env,
+        wait_http,
+    )
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE_CODE = "load"
@@ -89,52 +107,14 @@ def setup_child(agents: int) -> None:
     import django
 
     django.setup()
-    from importlib import import_module
-
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.core.management import call_command
 
-    from contactcenter.models import EmployeeProfile
-    from openlines.models import OpenLine
-    from openlines.services.lines import line_create
-    from openlines.services.livechat import livechat_connector_for
-
-    call_command("migrate", interactive=False, verbosity=0)
-    User = get_user_model()
-    users = []
-    for n in range(agents):
-        user = User.objects.create_user(
-            username=f"agent{n:03d}", password=None, first_name=f"Agent {n}", is_staff=True
-        )
-        EmployeeProfile.objects.create(user=user)
-        users.append(user)
-    line = line_create(
-        values={
-            "line_name": "Load",
-            "code": LINE_CODE,
-            "queue_type": OpenLine.QueueType.EVENLY,
-            "queue_time": 1800,
-            "max_chat": 0,
-            "check_available": False,
-            "language_id": "en",
-            "vote_message": True,
-        },
-        queue=[
-            {"user": u, "department": None, "exclude_heads": False, "display_name": "", "work_position": ""}
-            for u in users
-        ],
+    users, _line = agents_and_line_create(
+        agents=agents,
+        username_prefix="agent",
+        line_values={"line_name": "Load", "code": LINE_CODE, "queue_time": 1800, "vote_message": True},
     )
-    livechat_connector_for(line)
-    store_class: Any = import_module(settings.SESSION_ENGINE).SessionStore
-    keys = []
-    for user in users:
-        store = store_class()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.create()
-        keys.append(store.session_key)
+    keys = login_session_keys(users)
     print(
         json.dumps(
             {

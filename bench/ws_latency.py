@@ -36,7 +36,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cluster import Processes, free_port, pg_admin, redis_flush, server_env, wait_http
+from cluster import (
+    Processes,
+    agents_and_line_create,
+    free_port,
+    login_session_keys,
+    pg_admin,
+    redis_flush,
+    server_env,
+    wait_http,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_DB = "h_wsbench"
@@ -55,55 +64,14 @@ def setup_child(agents: int) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
     django.setup()
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.core.management import call_command
-
-    from contactcenter.models import EmployeeProfile
-    from openlines.models import OpenLine
-    from openlines.services.lines import line_create
-    from openlines.services.livechat import livechat_connector_for
-
-    call_command("migrate", interactive=False, verbosity=0)
-    User = get_user_model()
-    users = []
-    for n in range(agents):
-        user = User.objects.create_user(
-            username=f"agent{n:03d}", password=None, first_name=f"Agent {n}", is_staff=True
-        )
-        EmployeeProfile.objects.create(user=user)
-        users.append(user)
-    line = line_create(
-        values={
-            "line_name": "Bench",
-            "code": LINE_CODE,
-            "queue_type": OpenLine.QueueType.EVENLY,
-            "queue_time": 1800,
-            "max_chat": 0,
-            "check_available": False,
-            "language_id": "en",
-        },
-        queue=[
-            {"user": u, "department": None, "exclude_heads": False, "display_name": "", "work_position": ""}
-            for u in users
-        ],
-    )
-    livechat_connector_for(line)
     from django.conf import settings
 
-    store_class: Any = SessionStore
-    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
-        from importlib import import_module
-
-        store_class = import_module(settings.SESSION_ENGINE).SessionStore
-    keys = []
-    for user in users:
-        store = store_class()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.create()
-        keys.append(store.session_key)
+    users, _line = agents_and_line_create(
+        agents=agents,
+        username_prefix="agent",
+        line_values={"line_name": "Bench", "code": LINE_CODE, "queue_time": 1800},
+    )
+    keys = login_session_keys(users)
     print(json.dumps({"session_keys": keys, "cookie": settings.SESSION_COOKIE_NAME}))
 
 
