@@ -97,6 +97,22 @@ def _by_owner(mine: int, others: int) -> Callable[[str], int]:
 S = "/api/v1/sessions/{session}"
 A = "/agent/api/sessions/{session}"
 
+
+def session_action(suffix: str, *, ok: Any, data: dict[str, Any] | None = None) -> Route:
+    """A POST of the sessions API on one conversation: the join permission at own/department/any level."""
+    return Route(
+        "api",
+        S + suffix,
+        "POST",
+        data=data,
+        json=True,
+        area="join_perform",
+        obj="session",
+        ok=ok,
+        levels=("own", "department", "any"),
+    )
+
+
 ROUTES: dict[str, Route] = {
     # Public pages and endpoints.
     "": Route("public", "/", staff=302),
@@ -168,98 +184,17 @@ ROUTES: dict[str, Route] = {
         ok=_by_owner(200, 403),  # only what is offered to you (or already yours)
         levels=("own", "department", "any"),
     ),
-    "api/v1/sessions/<int:pk>/intercept/": Route(
-        "api",
-        S + "/intercept/",
-        "POST",
-        json=True,
-        area="join_perform",
-        obj="session",
-        ok=_by_owner(409, 200),
-        levels=("own", "department", "any"),
+    "api/v1/sessions/<int:pk>/intercept/": session_action("/intercept/", ok=_by_owner(409, 200)),
+    "api/v1/sessions/<int:pk>/skip/": session_action("/skip/", ok=_by_owner(409, 403)),
+    "api/v1/sessions/<int:pk>/transfer/": session_action(
+        "/transfer/", ok=200, data={"line_id": "{target_line}"}
     ),
-    "api/v1/sessions/<int:pk>/skip/": Route(
-        "api",
-        S + "/skip/",
-        "POST",
-        json=True,
-        area="join_perform",
-        obj="session",
-        ok=_by_owner(409, 403),
-        levels=("own", "department", "any"),
-    ),
-    "api/v1/sessions/<int:pk>/transfer/": Route(
-        "api",
-        S + "/transfer/",
-        "POST",
-        data={"line_id": "{target_line}"},
-        json=True,
-        area="join_perform",
-        obj="session",
-        ok=200,
-        levels=("own", "department", "any"),
-    ),
-    "api/v1/sessions/<int:pk>/join/": Route(
-        "api",
-        S + "/join/",
-        "POST",
-        json=True,
-        area="join_perform",
-        obj="session",
-        ok=_by_owner(409, 200),
-        levels=("own", "department", "any"),
-    ),
-    "api/v1/sessions/<int:pk>/pin/": Route(
-        "api",
-        S + "/pin/",
-        "POST",
-        json=True,
-        area="join_perform",
-        obj="session",
-        ok=_by_owner(200, 403),
-        levels=("own", "department", "any"),
-    ),
-    "api/v1/sessions/<int:pk>/unpin/": Route(
-        "api",
-        S + "/unpin/",
-        "POST",
-        json=True,
-        area="join_perform",
-        obj="session",
-        ok=_by_owner(409, 403),
-        levels=("own", "department", "any"),
-    ),
-    "api/v1/sessions/<int:pk>/spam/": Route(
-        "api",
-        S + "/spam/",
-        "POST",
-        json=True,
-        area="join_perform",
-        obj="session",
-        ok=200,
-        levels=("own", "department", "any"),
-    ),
-    "api/v1/sessions/<int:pk>/close/": Route(
-        "api",
-        S + "/close/",
-        "POST",
-        data={"confirm": True},
-        json=True,
-        area="join_perform",
-        obj="session",
-        ok=200,
-        levels=("own", "department", "any"),
-    ),
-    "api/v1/sessions/<int:pk>/typing/": Route(
-        "api",
-        S + "/typing/",
-        "POST",
-        json=True,
-        area="join_perform",
-        obj="session",
-        ok=_by_owner(204, 403),
-        levels=("own", "department", "any"),
-    ),
+    "api/v1/sessions/<int:pk>/join/": session_action("/join/", ok=_by_owner(409, 200)),
+    "api/v1/sessions/<int:pk>/pin/": session_action("/pin/", ok=_by_owner(200, 403)),
+    "api/v1/sessions/<int:pk>/unpin/": session_action("/unpin/", ok=_by_owner(409, 403)),
+    "api/v1/sessions/<int:pk>/spam/": session_action("/spam/", ok=200),
+    "api/v1/sessions/<int:pk>/close/": session_action("/close/", ok=200, data={"confirm": True}),
+    "api/v1/sessions/<int:pk>/typing/": session_action("/typing/", ok=_by_owner(204, 403)),
     "api/v1/chats/<int:chat_id>/sessions/": Route(
         "api",
         "/api/v1/chats/{chat}/sessions/",
