@@ -15,8 +15,9 @@ The driver (`run_load`) plays many widget clients and agent workspaces, spread o
 - an agent answers what it is offered (except the first offer of every `--forward-every`-th conversation,
   which it ignores so that the no-answer forwarding fires), greets the client and replies to each client
   message over the workspace's HTTP API; its socket is the workspace's (static/openlines/agent.js);
-- both reconnect with the pages' backoff to either ASGI process and ask for the events after the last
-  event id they saw.
+- both reconnect with the pages' backoff to either ASGI process and resync as the pages do: the events
+  after the last event id they saw, plus those below it they do not list in `have` (committed late), and
+  again from the new cursor while the answer says `more` (`ResyncCursor`).
 
 During the load it kills (SIGKILL, whole process group) one ASGI process, the task worker and the timer
 process, and restarts them a few seconds later. At the end it waits for every conversation to close and
@@ -65,7 +66,45 @@ from bench.cluster import (  # noqa: E402
 
 LINE_CODE = "chaos"
 AUTO_CLOSE_TEXT = "chaos: closed by timeout"
-RESYNC_LIMIT = 500  # what one resync answers at most (openlines.selectors)
+RESYNC_MARGIN = 30.0  # seconds the pages add to the server's lookback when they choose `have`
+RESYNC_HAVE_MAX = 1000  # openlines.resync
+
+
+class ResyncCursor:
+    """What static/openlines/agent.js and static/livechat/widget.js keep for a resync: the highest event id
+    held (`since`) and the ids received with their local receive time; a resync lists those of the
+    server's lookback window (relative to the cursor's event, plus a margin) as `have`."""
+
+    def __init__(self) -> None:
+        self.since = 0
+        self.received: dict[int, float] = {}
+        self.lookback = 60.0
+
+    def seed(self, last_event_id: int, recent_event_ids: list[int]) -> None:
+        """A page load: resume after the snapshot, holding the recent events it already reflects."""
+        now = time.monotonic()
+        self.since = last_event_id
+        self.received = {event_id: now for event_id in [*recent_event_ids, last_event_id] if event_id}
+
+    def note(self, event_id: Any) -> bool:
+        """Record a received event; whether it is new to the page."""
+        if not isinstance(event_id, int) or event_id in self.received:
+            return False
+        self.received[event_id] = time.monotonic()
+        self.since = max(self.since, event_id)
+        return True
+
+    def request(self) -> dict[str, Any]:
+        newest = self.received.get(self.since, time.monotonic())
+        start = newest - (self.lookback + RESYNC_MARGIN)
+        for event_id in [i for i, at in self.received.items() if at < start]:
+            del self.received[event_id]
+        have = sorted(self.received, reverse=True)[:RESYNC_HAVE_MAX]
+        return {"type": "resync", "since": self.since, "have": have}
+
+    def hello(self, message: dict[str, Any]) -> None:
+        if isinstance(message.get("resync_lookback"), int):
+            self.lookback = float(message["resync_lookback"])
 
 
 @dataclass
@@ -279,6 +318,16 @@ def ws_url(port: int, path: str) -> str:
     return f"ws://127.0.0.1:{port}{path}"
 
 
+async def send_json(ws: Any, payload: dict[str, Any]) -> None:
+    """Send on the page's socket if it has one; a socket that just died is the reconnect loop's business."""
+    import websockets
+
+    if ws is None:
+        return
+    with contextlib.suppress(websockets.WebSocketException):
+        await ws.send(json.dumps(payload))
+
+
 def backoff(retries: int, base: float) -> float:
     return min(15.0, base * 2**retries) + random.random() * 0.5
 
@@ -291,7 +340,8 @@ class Widget:
         self.run = run
         self.home = run.ports[index % len(run.ports)]
         self.token = ""
-        self.last_event_id = 0
+        self.cursor = ResyncCursor()
+        self.pending: set[asyncio.Future[None]] = set()
         self.ws: Any = None
         self.outbox: dict[str, str] = {}  # client_id -> text, until acknowledged
         self.generated: dict[str, str] = {}
@@ -303,7 +353,7 @@ class Widget:
         self.closed = asyncio.Event()
         self.reconnects = 0
         self.resyncs = 0
-        self.resync_truncated = 0
+        self.resync_paged = 0  # answers with `more` (capped): the page asks again from its new cursor
         self.synced = False  # connected and the resync after the last (re)connect answered
         self.errors: list[str] = []
 
@@ -324,7 +374,8 @@ class Widget:
                 response.raise_for_status()
                 data = response.json()
                 self.token = data["token"]
-                self.last_event_id = data["state"].get("last_event_id") or 0
+                state = data["state"]
+                self.cursor.seed(state.get("last_event_id") or 0, state.get("recent_event_ids") or [])
                 return
         raise RuntimeError("widget could not open a session")
 
@@ -346,7 +397,8 @@ class Widget:
                     retries = 0
                     self.ws = ws
                     self.synced = False
-                    await ws.send(json.dumps({"type": "resync", "since": self.last_event_id}))
+                    self.cursor.hello(hello)
+                    await ws.send(json.dumps(self.cursor.request()))
                     await self.flush()
                     async for raw in ws:
                         self.on_message(json.loads(raw))
@@ -362,20 +414,14 @@ class Widget:
             port = random.choice(self.run.ports)  # the load balancer picks any live process
 
     async def send(self, payload: dict[str, Any]) -> None:
-        import websockets
-
-        ws = self.ws
-        if ws is None:
-            return
-        with contextlib.suppress(websockets.WebSocketException):
-            await ws.send(json.dumps(payload))
+        await send_json(self.ws, payload)
 
     async def flush(self) -> None:
         for client_id, text in list(self.outbox.items()):
             await self.send(self._message(client_id, text))
 
     def _message(self, client_id: str, text: str) -> dict[str, Any]:
-        return {"type": "message", "client_id": client_id, "text": text, "since": self.last_event_id}
+        return {"type": "message", "client_id": client_id, "text": text, "since": self.cursor.since}
 
     async def write(self) -> None:
         client_id = uuid.uuid4().hex
@@ -402,19 +448,22 @@ class Widget:
                 self.errors.append(json.dumps(msg)[:300])
         elif kind == "resync":
             self.resyncs += 1
-            events = msg.get("events") or []
-            if len(events) >= RESYNC_LIMIT:
-                self.resync_truncated += 1
-            for event in events:
-                self.on_event(event)
-            self.synced = self.ws is not None
+            fresh = sum([self.on_event(event) for event in msg.get("events") or []])
+            if msg.get("more") and fresh:
+                # Capped: ask again from the new cursor, as the widget does.
+                self.resync_paged += 1
+                task = asyncio.ensure_future(self.send(self.cursor.request()))
+                self.pending.add(task)
+                task.add_done_callback(self.pending.discard)
+            else:
+                self.synced = self.ws is not None
         elif kind not in ("hello", "pong", "consent.ok", "form.ok"):
             self.on_event(msg)
 
-    def on_event(self, event: dict[str, Any]) -> None:
+    def on_event(self, event: dict[str, Any]) -> bool:
+        """Apply one event; whether its id was new to the page."""
         event_id = event.get("id")
-        if isinstance(event_id, int) and event_id > self.last_event_id:
-            self.last_event_id = event_id
+        fresh = self.cursor.note(event_id)
         if event.get("type") == "message.new":
             message = event["message"]
             self.raw[int(message["id"])] += 1
@@ -423,6 +472,7 @@ class Widget:
             if event_id not in self.closed_events:
                 self.closed_events.add(event_id)
                 self.closed.set()
+        return fresh
 
     async def conversations(self) -> None:
         cfg = self.run.config
@@ -450,7 +500,7 @@ class Agent:
         self.home = run.ports[index % len(run.ports)]
         self.csrf = secrets.token_hex(16)
         self.cookie = f"{cookie}; csrftoken={self.csrf}"
-        self.last_event_id = 0
+        self.cursor = ResyncCursor()
         self.handled: set[int] = set()
         self.raw: Counter[int] = Counter()
         self.received: dict[int, set[int]] = defaultdict(set)  # session id -> message ids
@@ -460,11 +510,12 @@ class Agent:
         self.sent: dict[str, str] = {}  # text -> acked | confirmed | failed
         self.reconnects = 0
         self.resyncs = 0
-        self.resync_truncated = 0
+        self.resync_paged = 0
         self.synced = False
         self.http_errors: list[str] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self.http: Any = None
+        self.ws: Any = None
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -514,8 +565,10 @@ class Agent:
                     if hello.get("type") != "hello":
                         raise RuntimeError(f"agent socket refused: {hello}")
                     retries = 0
-                    if self.last_event_id:
-                        await ws.send(json.dumps({"type": "resync", "since": self.last_event_id}))
+                    self.ws = ws
+                    self.cursor.hello(hello)
+                    if self.cursor.since:
+                        await ws.send(json.dumps(self.cursor.request()))
                     else:
                         self.synced = True
                     self.spawn(self.load_list())
@@ -523,6 +576,7 @@ class Agent:
                         self.on_message(json.loads(raw))
             except (OSError, TimeoutError, websockets.WebSocketException):
                 pass
+            self.ws = None
             self.synced = False
             if self.run.finished:
                 return
@@ -539,7 +593,10 @@ class Agent:
             try:
                 response = await self.call("GET", "/agent/api/sessions/")
                 response.raise_for_status()
-                self.last_event_id = response.json()["last_event_id"]
+                data = response.json()
+                # The workspace's snapshot: the events it reflects count as handled and held.
+                self.cursor.seed(data["last_event_id"], data.get("recent_event_ids") or [])
+                self.handled.update(data.get("recent_event_ids") or [])
                 return
             except Ambiguous:
                 await asyncio.sleep(0.5)
@@ -561,28 +618,30 @@ class Agent:
         kind = msg.get("type")
         if kind == "resync":
             self.resyncs += 1
-            events = msg.get("events") or []
-            if len(events) >= RESYNC_LIMIT:
-                self.resync_truncated += 1
-            for event in events:
-                self.on_event(event)
-            self.synced = True
+            fresh = sum([self.on_event(event) for event in msg.get("events") or []])
+            if msg.get("more") and fresh and self.ws is not None:
+                # Capped: ask again from the new cursor, as the workspace does.
+                self.resync_paged += 1
+                self.spawn(self.send(self.cursor.request()))
+            else:
+                self.synced = True
         elif kind not in ("hello", "heartbeat.ack", "watching", "unwatched", "error"):
             self.on_event(msg)
 
-    def on_event(self, event: dict[str, Any]) -> None:
+    def on_event(self, event: dict[str, Any]) -> bool:
+        """Handle one event (dropped by id when handled already, as the workspace does); whether new."""
         if event.get("type") == "message.new":
             self.raw[int(event["message"]["id"])] += 1
         event_id = event.get("id")
         if isinstance(event_id, int):
             if event_id in self.handled:
-                return
+                return False
             self.handled.add(event_id)
-            self.last_event_id = max(self.last_event_id, event_id)
+            self.cursor.note(event_id)
         kind = event.get("type")
         session_id = event.get("session_id")
         if not isinstance(session_id, int):
-            return
+            return True
         if kind == "offer.new":
             self.spawn(self.consider_offer(session_id))
         elif kind == "message.new":
@@ -598,6 +657,10 @@ class Agent:
         elif kind == "session.lost" and session_id in self.answered:
             # A resync can bring an old "lost" after a newer answer: ask, as the workspace reloads.
             self.spawn(self.recheck(session_id))
+        return True
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        await send_json(self.ws, payload)
 
     async def consider_offer(self, session_id: int) -> None:
         if session_id in self.answered or session_id in self.busy or self.run.finished:
@@ -839,7 +902,7 @@ def verify(cluster: ChaosCluster, run: Run, widgets: list[Widget], agents: list[
         client_stats["raw_duplicates"] += sum(n - 1 for n in w.raw.values())
         client_stats["reconnects"] += w.reconnects
         client_stats["resyncs"] += w.resyncs
-        client_stats["resync_truncated"] += w.resync_truncated
+        client_stats["resync_paged"] += w.resync_paged
         if missing:
             problems.append(
                 f"client {w.index}: {len(missing)} messages never received, e.g. {sorted(missing)[:5]}"
@@ -878,7 +941,7 @@ def verify(cluster: ChaosCluster, run: Run, widgets: list[Widget], agents: list[
         agent_stats["raw_duplicates"] += sum(n - 1 for n in agent.raw.values())
         agent_stats["reconnects"] += agent.reconnects
         agent_stats["resyncs"] += agent.resyncs
-        agent_stats["resync_truncated"] += agent.resync_truncated
+        agent_stats["resync_paged"] += agent.resync_paged
         for text, status in agent.sent.items():
             stored = [row for row in by_text.get(text, []) if row[3] == "agent"]
             agent_stats["sent"] += 1

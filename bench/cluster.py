@@ -21,16 +21,20 @@ PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 class Processes:
-    """`manage.py` subprocesses, each in its own process group with its log in `log_dir`."""
+    """`manage.py` (or `python -m <module>`) subprocesses, each in its own process group with its log in
+    `log_dir`."""
 
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, args: list[str], env: dict[str, str], *, module: str = ""
+    ) -> subprocess.Popen[bytes]:
         log = (self.log_dir / f"{name}.log").open("ab")
+        program = ["-m", module] if module else ["manage.py"]
         proc = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
+            [sys.executable, *program, *args],
             cwd=ROOT,
             env=env,
             stdout=log,

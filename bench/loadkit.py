@@ -157,12 +157,14 @@ def deploy(
     mode: str,
     agents: int,
     web_processes: int = 2,
-    pg_db: str = "h_load_bench",
+    pg_db: str = "",
     redis_url: str = BENCH_REDIS_URL,
     extra_env: dict[str, str] | None = None,
 ) -> Deployment:
     """Fresh database, agents and line; start embedded = one `serve`, scaled = `web_processes` x
     `serve --web-only` + `runtimers` + `qcluster`. Call `teardown` in a finally block."""
+    # BENCH_PG_DB: a database of the run's own when several checkouts share the PostgreSQL server.
+    pg_db = pg_db or os.environ.get("BENCH_PG_DB", "h_load_bench")
     if mode == "scaled" and "bench" not in pg_db:
         raise SystemExit(f"refusing database {pg_db!r}: its name must contain 'bench' (it is dropped)")
     raise_nofile()

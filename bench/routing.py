@@ -12,7 +12,9 @@ decision reads the loads). Then, for "evenly" and "strictly":
 - distribute: `line_distribute` alone for one waiting session (the routing decision and the assignment).
 
 Prints p50/p99 in milliseconds and the number of SQL queries, and writes the table into
-docs/performance.md. `--profile` prints a cProfile of the ingest runs instead.
+docs/performance.md. `--profile [ingest|distribute]` prints a cProfile of those runs instead;
+`--statements` prints the SQL of one `line_distribute` per mode (after the commit too: the realtime
+audience queries) instead.
 """
 
 from __future__ import annotations
@@ -132,8 +134,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=300)
-    parser.add_argument("--profile", action="store_true", help="profile the ingest runs (cProfile)")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="ingest",
+        choices=["ingest", "distribute"],
+        help="profile the ingest (default) or line_distribute runs (cProfile) instead of measuring",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/performance.md")
+    parser.add_argument(
+        "--statements", action="store_true", help="print the SQL of one line_distribute per mode"
+    )
     args = parser.parse_args()
     require_bench_database()
     started = time.perf_counter()
@@ -163,11 +174,25 @@ def main() -> None:
 
     if args.profile:
         profiler = cProfile.Profile()
-        profiler.enable()
         for i in range(args.runs):
-            ingest(i)
-        profiler.disable()
+            if args.profile == "distribute":
+                make_waiting(i)
+            profiler.enable()
+            (distribute if args.profile == "distribute" else ingest)(i)
+            profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        return
+
+    if args.statements:
+        for queue_type in (OpenLine.QueueType.EVENLY, OpenLine.QueueType.STRICTLY):
+            OpenLine.objects.filter(pk=line.pk).update(queue_type=queue_type)
+            for i in range(3):  # the last one is printed: the first decisions warm the caches
+                make_waiting(i)
+                with CaptureQueriesContext(connection) as captured:
+                    distribute(i)
+            print(f"--- {queue_type}: line_distribute, {len(captured.captured_queries)} statements")
+            for n, query in enumerate(captured.captured_queries, start=1):
+                print(f"{n:3}. [{float(query['time']) * 1000:5.2f} ms] {query['sql'][:400]}")
         return
 
     rows = []

@@ -48,7 +48,8 @@ from cluster import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_DB = "h_wsbench"
+# BENCH_PG_DB: a database of the run's own when several checkouts share the PostgreSQL server.
+PG_DB = os.environ.get("BENCH_PG_DB", "h_wsbench")
 REDIS_URL = "redis://127.0.0.1:6379/10"
 LINE_CODE = "bench"
 CONNECT_ATTEMPTS = 3

@@ -1,7 +1,8 @@
 """The staff websocket: one per open workspace tab, authenticated by the Django session.
 
 Besides presence (online while a socket is open) the page sends:
-- `{"type": "resync", "since": <event id>}`: the events it missed, answered as `{"type": "resync", ...}`;
+- `{"type": "resync", "since": <event id>, "have": [<event id>, ...]}`: the events it missed, answered as
+  `{"type": "resync", "since": ..., "events": [...], "more": bool}` (`openlines.resync`);
 - `{"type": "watch" | "unwatch", "session_id": n}`: follow a conversation the user may see but does not
   hold (supervisors), i.e. join its `session.<id>` group;
 - `{"type": "typing", "session_id": n}`: the agent is typing to the client;
@@ -10,13 +11,18 @@ Besides presence (online while a socket is open) the page sends:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from contactcenter.services.availability import presence_connect, presence_disconnect, presence_heartbeat
+from openlines.resync import ResyncRequest, resync_request
 from openlines.services.events import call_then_push
+
+if TYPE_CHECKING:
+    from openlines.selectors import ResyncPage
 
 # Close codes in the 4000 range are application-defined (RFC 6455 §7.4.2).
 CLOSE_UNAUTHENTICATED = 4401
@@ -56,10 +62,12 @@ def _typing(user: Any, session_id: int) -> bool:
     return True
 
 
-def _resync(user_id: int, since: int, watched: set[int]) -> list[dict[str, Any]]:
+def _resync(user_id: int, request: ResyncRequest, watched: set[int]) -> ResyncPage:
     from openlines.selectors import realtime_events_for_user
 
-    return realtime_events_for_user(user_id=user_id, since=since, watched_session_ids=watched)
+    return realtime_events_for_user(
+        user_id=user_id, since=request.since, have=request.have, watched_session_ids=watched
+    )
 
 
 class StaffConsumer(AsyncJsonWebsocketConsumer):
@@ -76,7 +84,10 @@ class StaffConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(staff_group(user.pk), self.channel_name)
         await self.accept()
         await call_then_push(presence_connect, user_id=user.pk)
-        await self.send_json({"type": "hello", "user_id": user.pk})
+        # The page sends `have` for this window (plus a margin) of what it received.
+        await self.send_json(
+            {"type": "hello", "user_id": user.pk, "resync_lookback": settings.RESYNC_LOOKBACK}
+        )
 
     async def disconnect(self, code: int) -> None:
         if self.user_id is None:
@@ -113,13 +124,16 @@ class StaffConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "error": f"unknown message type {kind!r}"})
 
     async def _on_resync(self, content: dict[str, Any]) -> None:
-        since = content.get("since", 0)
-        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
-            await self.send_json({"type": "error", "error": "since must be a non-negative event id"})
+        try:
+            request = resync_request(content)
+        except ValueError as error:
+            await self.send_json({"type": "error", "error": str(error)})
             return
         assert self.user_id is not None
-        events = await database_sync_to_async(_resync)(self.user_id, since, set(self.watched))
-        await self.send_json({"type": "resync", "since": since, "events": events})
+        page = await database_sync_to_async(_resync)(self.user_id, request, set(self.watched))
+        await self.send_json(
+            {"type": "resync", "since": request.since, "events": page.events, "more": page.more}
+        )
 
     async def _on_watch(self, session_id: int) -> None:
         allowed = await database_sync_to_async(_can_view)(self.scope["user"], session_id)

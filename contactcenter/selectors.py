@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -93,16 +93,14 @@ def agent_availability(
     return AVAILABLE
 
 
-def available_user_ids(
-    *, user_ids: list[int], check_available: bool, now: datetime | None = None
-) -> set[int]:
-    """The subset of `user_ids` available for a line, in one query whatever their number (used by routing)."""
+def available_users(*, check_available: bool, now: datetime | None = None) -> QuerySet[AbstractBaseUser]:
+    """The users available for a line: active, and with `check_available` also present and working."""
     from django.contrib.auth import get_user_model
 
     now = now or timezone.now()
-    users = get_user_model().objects.filter(pk__any_of=set(user_ids), is_active=True)
+    users = get_user_model().objects.filter(is_active=True)
     if not check_available:
-        return set(users.values_list("pk", flat=True))
+        return users
     day = timezone.localdate(now)
     cutoff = now - timedelta(seconds=settings.PRESENCE_IDLE_SECONDS)
     user = OuterRef("pk")
@@ -114,7 +112,14 @@ def available_user_ids(
         online=Exists(Presence.objects.filter(user=user, last_seen__gte=cutoff)),
     ).filter(absent=False, paused=False)
     # Time trackers count when their work day is open, everyone else when online (see agent_availability).
-    users = users.filter(Q(tracking=True, working=True) | Q(tracking=False, online=True))
+    return users.filter(Q(tracking=True, working=True) | Q(tracking=False, online=True))
+
+
+def available_user_ids(
+    *, user_ids: list[int], check_available: bool, now: datetime | None = None
+) -> set[int]:
+    """The subset of `user_ids` available for a line, in one query whatever their number (used by routing)."""
+    users = available_users(check_available=check_available, now=now).filter(pk__any_of=set(user_ids))
     return set(users.values_list("pk", flat=True))
 
 

@@ -201,6 +201,11 @@ KPI_EXPORT_INLINE_MAX_ROWS = env.int("KPI_EXPORT_INLINE_MAX_ROWS", default=5000)
 # Seconds without a heartbeat before a staff member counts as offline (reference §4.4: 15 min in a browser).
 PRESENCE_IDLE_SECONDS = env.int("PRESENCE_IDLE_SECONDS", default=900)
 
+# A resync also answers events below the page's cursor created up to this many seconds before the
+# cursor's event, that the page does not list as held: ids are taken at insert but transactions commit out of
+# order, so this must exceed the longest transaction that publishes events.
+RESYNC_LOOKBACK = env.int("RESYNC_LOOKBACK", default=60)
+
 # Live chat widget abuse limits (per visitor, per IP for new visitor sessions). Raise them only for load
 # tests (bench/ws_latency.py), where thousands of visitors come from one address.
 LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE = env.int("LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE", default=30)

@@ -28,10 +28,7 @@ def on_agent_message(sender: Any, *, session: Session, message: Message, **kwarg
 def on_operator_changed(
     sender: Any, *, session: Session, previous_id: int | None, operator_id: int | None, **kwargs: Any
 ) -> None:
-    now = timezone.now()
-    # After the bot hands over, this is the first moment a human holds the session.
-    clocks.clock_start_if_waiting(session=session, message=None, at=now)
-    clocks.clock_pause_sync(session=session, at=now)
+    clocks.clock_operator_changed(session=session, at=timezone.now())
 
 
 def on_session_closed(sender: Any, *, session: Session, **kwargs: Any) -> None:

@@ -2,7 +2,8 @@
 
 No Origin check: the widget runs on customers' own sites. The signed visitor token is the credential.
 The widget sends `message` (with its own `client_id` per message), `typing`, `consent`, `form`, `rate`,
-`resync` (`since` an event id) and `ping`; it receives the chat's client events, reshaped for visitors.
+`resync` (`since` an event id, `have` the ids it holds: `openlines.resync`) and `ping`; it receives the
+chat's client events, reshaped for visitors.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from django.core.exceptions import ValidationError
 
 from contactcenter.models import Connector
 from openlines.models import OpenLine
+from openlines.resync import resync_request
 from openlines.services import livechat
 from openlines.services.events import call_then_push, client_group
-from openlines.services.ratelimit import rate_limit_hit
+from openlines.services.ratelimit import rate_limit_hit_async
 from openlines.session_models import Message
 
 CLOSE_BAD_TOKEN = 4403
@@ -58,7 +60,8 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
         self.line, self.visitor = line, visitor
         await self.accept()
         await self._join_chat()
-        await self.send_json({"type": "hello"})
+        # The widget sends `have` for this window (plus a margin) of what it received.
+        await self.send_json({"type": "hello", "resync_lookback": settings.RESYNC_LOOKBACK})
 
     async def disconnect(self, code: int) -> None:
         if self.chat_id is not None:
@@ -78,8 +81,8 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
             self.connector = await database_sync_to_async(livechat.livechat_connector_for)(self.line)
         return self.connector
 
-    def _limited(self, bucket: str, limit: int) -> bool:
-        return rate_limit_hit(
+    async def _limited(self, bucket: str, limit: int) -> bool:
+        return await rate_limit_hit_async(
             key=f"lc:{bucket}:{self.visitor.visitor_id}", limit=limit, window_seconds=WINDOW_SECONDS
         )
 
@@ -89,7 +92,7 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
             return
         kind = content.get("type")
         if kind == "typing":
-            if not self._limited("typing", settings.LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S):
+            if not await self._limited("typing", settings.LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S):
                 await call_then_push(
                     livechat.livechat_typing,
                     line=self.line,
@@ -101,8 +104,8 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
             return
         limits = settings.LIVECHAT_RATE_LIMIT_MESSAGES_PER_10S, settings.LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S
-        limited = self._limited("message", limits[0]) if kind == "message" else False
-        if limited or self._limited("action", limits[1]):
+        limited = await self._limited("message", limits[0]) if kind == "message" else False
+        if limited or await self._limited("action", limits[1]):
             await self.send_json(
                 {"type": "error", "code": "rate_limited", "client_id": content.get("client_id"), "errors": {}}
             )
@@ -161,28 +164,30 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
                 livechat.livechat_rate, line=self.line, visitor=self.visitor, vote=content.get("vote", "")
             )
         elif kind == "resync":
-            since = content.get("since", 0)
-            if isinstance(since, bool) or not isinstance(since, int) or since < 0:
-                raise ValidationError({"since": ["since must be a non-negative event id"]})
+            try:
+                request = resync_request(content)
+            except ValueError as error:
+                raise ValidationError(str(error)) from error
             await self._join_chat()
-            await self._send_events_since(since)
+            await self._send_events_since(request.since, request.have)
         else:
             raise ValidationError(f"unknown message type {kind!r}")
 
-    async def _send_events_since(self, since: int) -> None:
-        events = await database_sync_to_async(self._events_since)(since)
-        await self.send_json({"type": "resync", "since": since, "events": events})
+    async def _send_events_since(self, since: int, have: frozenset[int] = frozenset()) -> None:
+        events, more = await database_sync_to_async(self._events_since)(since, have)
+        await self.send_json({"type": "resync", "since": since, "events": events, "more": more})
 
-    def _events_since(self, since: int) -> list[dict[str, Any]]:
+    def _events_since(self, since: int, have: frozenset[int]) -> tuple[list[dict[str, Any]], bool]:
         from openlines.selectors import client_events_since
 
         if self.chat_id is None:
-            return []
+            return [], False
+        page = client_events_since(chat_id=self.chat_id, since=since, have=have)
         shaped = (
             livechat.client_event_shape(e, line=self.line, visitor_id=self.visitor.visitor_id)
-            for e in client_events_since(chat_id=self.chat_id, since=since)
+            for e in page.events
         )
-        return [e for e in shaped if e is not None]
+        return [e for e in shaped if e is not None], page.more
 
     def _remember_sent(self, message_id: int, external_id: str) -> None:
         sent = self.__dict__.setdefault("_sent", {})

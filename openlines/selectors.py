@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from contactcenter.models import Department, EmployeeProfile
 from contactcenter.selectors import department_member_ids
 from openlines.models import OpenLine, QueueMember
+from openlines.resync import RESYNC_HAVE_MAX, RESYNC_LIMIT
 from openlines.session_models import Message, Session, SessionOffer, SessionParticipant
 
 
@@ -253,24 +254,83 @@ def user_session_ids(*, user_id: int, open_only: bool = False) -> set[int]:
     return ids
 
 
-def realtime_events_for_user(
-    *, user_id: int, since: int, watched_session_ids: Iterable[int] = (), limit: int = 500
-) -> list[dict[str, Any]]:
-    """Events a staff member may see with id > `since`, oldest first, shaped like the socket pushes them.
+@dataclass
+class ResyncPage:
+    events: list[dict[str, Any]]
+    more: bool
 
-    Visible: events addressed to the user, and conversation-wide events of sessions they hold, are offered,
-    take part in, or watch (watching was permission-checked when it started). Events addressed to another
-    user are never included.
+
+def _resync_window(since: int) -> tuple[Any, Any] | None:
+    """Creation times of events a page at cursor `since` may still be missing below it: from
+    RESYNC_LOOKBACK before the cursor's event to as far after it (an event inserted before the cursor's
+    got its id was created no later, give or take clock skew between processes)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from openlines.session_models import RealtimeEvent
+
+    if since <= 0:
+        return None
+    anchor = RealtimeEvent.objects.filter(id__lte=since).order_by("-id").values_list("created_at", flat=True)
+    created = anchor.first()
+    if created is None:
+        return None
+    lookback = timedelta(seconds=settings.RESYNC_LOOKBACK)
+    return created - lookback, created + lookback
+
+
+def _late(visible: QuerySet[Any], *, since: int, have: Iterable[int] = ()) -> QuerySet[Any]:
+    """The events of `visible` below the cursor created within its lookback window, not in `have`.
+
+    Deliberately without ORDER BY / LIMIT in SQL (sorted by the caller): with them PostgreSQL walks the
+    primary key from one end of the table, filtering every row, instead of the audience or `created_at`
+    index - a scan of the whole event log per resync, which stalled every socket in the long chaos run.
+    The window holds one audience's events of two minutes, a few hundred rows at most.
     """
+    window = _resync_window(since)
+    if window is None:
+        return visible.none()
+    # The cursor's own event is held by definition (the page got it, or its snapshot reflects it).
+    return visible.filter(id__lt=since, created_at__range=window).exclude(id__in=set(have)).order_by()
+
+
+def _resync_page(visible: QuerySet[Any], *, since: int, have: Iterable[int], limit: int) -> ResyncPage:
+    """The events of `visible` a page at cursor `since` holding `have` lacks, oldest first: those after the
+    cursor, and those below it committed late (created within the lookback window)."""
+    rows = sorted(_late(visible, since=since, have=have), key=lambda row: row.pk)[: limit + 1]
+    if len(rows) <= limit:
+        rows += list(visible.filter(id__gt=since).order_by("id")[: limit + 1 - len(rows)])
+    return ResyncPage(events=[realtime_event_shape(row) for row in rows[:limit]], more=len(rows) > limit)
+
+
+def _staff_visible(user_id: int, watched_session_ids: Iterable[int]) -> QuerySet[Any]:
+    """Events a staff member may see: those addressed to the user, and conversation-wide events of sessions
+    they hold, are offered, take part in, or watch (watching was permission-checked when it started).
+    Events addressed to another user are never included."""
     from openlines.session_models import RealtimeEvent
 
     session_ids = user_session_ids(user_id=user_id) | {int(pk) for pk in watched_session_ids}
-    rows = (
-        RealtimeEvent.objects.filter(id__gt=since)
-        .filter(Q(user_id=user_id) | Q(user__isnull=True, session_id__in=session_ids))
-        .order_by("id")[:limit]
-    )
-    return [realtime_event_shape(row) for row in rows]
+    return RealtimeEvent.objects.filter(Q(user_id=user_id) | Q(user__isnull=True, session_id__in=session_ids))
+
+
+def _client_visible(chat_id: int) -> QuerySet[Any]:
+    """Events of one chat the customer's widget may see."""
+    from openlines.session_models import RealtimeEvent
+
+    return RealtimeEvent.objects.filter(chat_id=chat_id, for_client=True, user__isnull=True)
+
+
+def realtime_events_for_user(
+    *,
+    user_id: int,
+    since: int,
+    have: Iterable[int] = (),
+    watched_session_ids: Iterable[int] = (),
+    limit: int = RESYNC_LIMIT,
+) -> ResyncPage:
+    """What a staff page at cursor `since`, holding `have`, missed; shaped like the socket pushes them."""
+    return _resync_page(_staff_visible(user_id, watched_session_ids), since=since, have=have, limit=limit)
 
 
 def realtime_event_shape(row: Any) -> dict[str, Any]:
@@ -278,14 +338,31 @@ def realtime_event_shape(row: Any) -> dict[str, Any]:
     return {"id": row.pk, "type": row.type, "session_id": row.session_id, **row.payload}
 
 
-def client_events_since(*, chat_id: int, since: int, limit: int = 500) -> list[dict[str, Any]]:
-    """Events of one chat the customer's widget may see with id > `since`, oldest first."""
+def client_events_since(
+    *, chat_id: int, since: int, have: Iterable[int] = (), limit: int = RESYNC_LIMIT
+) -> ResyncPage:
+    """What the customer's widget at cursor `since`, holding `have`, missed."""
+    return _resync_page(_client_visible(chat_id), since=since, have=have, limit=limit)
+
+
+def _resume_point(visible: QuerySet[Any] | None) -> dict[str, Any]:
+    """Where a freshly loaded page resumes the event stream: the newest event id, and the ids of the events
+    visible to it in the lookback window below that, which the page's snapshot already reflects (read
+    them BEFORE the snapshot). The page's first resync lists them as held, so it gets exactly the events
+    that committed after the snapshot, with a lower id too."""
     from openlines.session_models import RealtimeEvent
 
-    rows = RealtimeEvent.objects.filter(
-        chat_id=chat_id, for_client=True, user__isnull=True, id__gt=since
-    ).order_by("id")[:limit]
-    return [realtime_event_shape(row) for row in rows]
+    last = RealtimeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    recent = sorted(_late(visible, since=last).values_list("id", flat=True)) if visible is not None else []
+    return {"last_event_id": last, "recent_event_ids": recent[-RESYNC_HAVE_MAX:]}
+
+
+def staff_resume_point(*, user_id: int) -> dict[str, Any]:
+    return _resume_point(_staff_visible(user_id, ()))
+
+
+def client_resume_point(*, chat_id: int | None) -> dict[str, Any]:
+    return _resume_point(_client_visible(chat_id) if chat_id is not None else None)
 
 
 class WorkspaceGroup:

@@ -375,9 +375,10 @@ class LineAgentState(models.Model):
 class RealtimeEvent(models.Model):
     """Every event a staff page or the widget sees, kept so a reconnecting client can ask for what it missed.
 
-    The monotonic id is the event id clients resume from. `session` scopes events about a conversation,
-    `user` events addressed to one staff member (offers, notifications), `for_client` marks events the
-    customer's widget may see.
+    The id is the cursor clients resume from; ids are taken at insert and transactions commit out of order,
+    so a resync also looks back by `created_at` (openlines.resync). `session` scopes events about a
+    conversation, `user` events addressed to one staff member (offers, notifications), `for_client` marks
+    events the customer's widget may see.
     """
 
     session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
@@ -395,6 +396,8 @@ class RealtimeEvent(models.Model):
             models.Index(fields=["session", "id"]),
             models.Index(fields=["user", "id"]),
             models.Index(fields=["chat", "for_client", "id"]),
+            # A resync's lookback window (events committed late, below the page's cursor).
+            models.Index(fields=["created_at"]),
         ]
 
     def __str__(self) -> str:

@@ -41,6 +41,7 @@ from openlines.attachments import MAX_FILES, files_from_json
 from openlines.models import CannedResponse
 from openlines.selectors import sessions_visible_to
 from openlines.services import actions
+from openlines.services.lifecycle import user_name
 from openlines.session_models import Chat, Message, Session, SessionStatus, StatusGroup
 
 T = TypeVar("T")
@@ -72,12 +73,7 @@ def _iso(value: datetime.datetime | None) -> str | None:
 
 
 def _user_name(user: AbstractBaseUser | None) -> str:
-    if user is None:
-        return ""
-    profile = getattr(user, "profile", None)
-    if profile is not None:
-        return str(profile.name)
-    return str(user.get_full_name() or user.get_username())  # type: ignore[attr-defined]
+    return user_name(user) if user is not None else ""
 
 
 def session_json(session: Session) -> dict[str, Any]:
@@ -297,6 +293,16 @@ def _visible(request: HttpRequest, session_id: int) -> Session:
     return session
 
 
+def _visible_id(request: HttpRequest, session_id: int) -> int:
+    """Like `_visible` for the actions, which load (and lock) the session themselves: one query."""
+    visible = is_id(session_id) and (
+        sessions_visible_to(user=request.user, queryset=Session.objects.all()).filter(pk=session_id).exists()
+    )
+    if not visible:
+        raise ApiError(404, _("Not found."))
+    return session_id
+
+
 def _may_read(request: HttpRequest, session: Session) -> None:
     if not actions.session_can_view(request.user, session):
         raise ApiError(403, _("You may see this conversation in the list but not its messages."))
@@ -323,8 +329,8 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @api_view(methods=["GET", "POST"])
 def session_messages(request: HttpRequest, pk: int) -> HttpResponse:
-    session = _visible(request, pk)
     if request.method == "POST":
+        session_id = _visible_id(request, pk)
         data = json_fields(request, {"text", "attachments"})
         text = data.get("text", "")
         if not isinstance(text, str):
@@ -332,10 +338,11 @@ def session_messages(request: HttpRequest, pk: int) -> HttpResponse:
         files = files_from_json(data.get("attachments"), path="attachments")
         message = perform_action(
             lambda: actions.message_send(
-                user=request.user, session_id=session.pk, text=text, attachments=files
+                user=request.user, session_id=session_id, text=text, attachments=files
             )
         )
         return JsonResponse(message_json(message), status=201)
+    session = _visible(request, pk)
     _may_read(request, session)
     return JsonResponse(_messages_page(request, session))
 
@@ -373,65 +380,63 @@ def _messages_page(request: HttpRequest, session: Session) -> dict[str, Any]:
     return {"results": [message_json(m) for m in rows], "has_more": has_more, "limit": limit}
 
 
-def _action_view(
-    name: str, run: Callable[[HttpRequest, Session, dict[str, Any]], Any], allowed: set[str]
-) -> Any:
+def _action_view(name: str, run: Callable[[HttpRequest, int, dict[str, Any]], Any], allowed: set[str]) -> Any:
     @api_view(methods=["POST"])
     def view(request: HttpRequest, pk: int) -> HttpResponse:
-        session = _visible(request, pk)
+        session_id = _visible_id(request, pk)
         data = json_fields(request, allowed)
-        run(request, session, data)
-        return _session_response(session.pk)
+        run(request, session_id, data)
+        return _session_response(session_id)
 
     view.__name__ = view.__qualname__ = f"session_{name}"
     return view
 
 
-def _answer(request: HttpRequest, session: Session, data: dict[str, Any]) -> None:
-    perform_action(lambda: actions.session_answer(user=request.user, session_id=session.pk))
+def _answer(request: HttpRequest, session_id: int, data: dict[str, Any]) -> None:
+    perform_action(lambda: actions.session_answer(user=request.user, session_id=session_id))
 
 
-def _intercept(request: HttpRequest, session: Session, data: dict[str, Any]) -> None:
-    perform_action(lambda: actions.session_intercept(user=request.user, session_id=session.pk))
+def _intercept(request: HttpRequest, session_id: int, data: dict[str, Any]) -> None:
+    perform_action(lambda: actions.session_intercept(user=request.user, session_id=session_id))
 
 
-def _skip(request: HttpRequest, session: Session, data: dict[str, Any]) -> None:
-    perform_action(lambda: actions.session_skip(user=request.user, session_id=session.pk))
+def _skip(request: HttpRequest, session_id: int, data: dict[str, Any]) -> None:
+    perform_action(lambda: actions.session_skip(user=request.user, session_id=session_id))
 
 
-def _transfer(request: HttpRequest, session: Session, data: dict[str, Any]) -> None:
+def _transfer(request: HttpRequest, session_id: int, data: dict[str, Any]) -> None:
     user_id, line_id = optional_id(data, "user_id"), optional_id(data, "line_id")
     if (user_id is None) == (line_id is None):
         raise ApiError(400, {NON_FIELD: [_("Give exactly one of user_id or line_id.")]})
     perform_action(
         lambda: actions.session_transfer(
-            user=request.user, session_id=session.pk, to_user_id=user_id, to_line_id=line_id
+            user=request.user, session_id=session_id, to_user_id=user_id, to_line_id=line_id
         ),
         field_names={"user": "user_id", "line": "line_id"},
     )
 
 
-def _join(request: HttpRequest, session: Session, data: dict[str, Any]) -> None:
-    perform_action(lambda: actions.session_join(user=request.user, session_id=session.pk))
+def _join(request: HttpRequest, session_id: int, data: dict[str, Any]) -> None:
+    perform_action(lambda: actions.session_join(user=request.user, session_id=session_id))
 
 
-def _pin(request: HttpRequest, session: Session, data: dict[str, Any]) -> None:
-    perform_action(lambda: actions.session_pin(user=request.user, session_id=session.pk, pinned=True))
+def _pin(request: HttpRequest, session_id: int, data: dict[str, Any]) -> None:
+    perform_action(lambda: actions.session_pin(user=request.user, session_id=session_id, pinned=True))
 
 
-def _unpin(request: HttpRequest, session: Session, data: dict[str, Any]) -> None:
-    perform_action(lambda: actions.session_pin(user=request.user, session_id=session.pk, pinned=False))
+def _unpin(request: HttpRequest, session_id: int, data: dict[str, Any]) -> None:
+    perform_action(lambda: actions.session_pin(user=request.user, session_id=session_id, pinned=False))
 
 
-def _spam(request: HttpRequest, session: Session, data: dict[str, Any]) -> None:
-    perform_action(lambda: actions.session_spam(user=request.user, session_id=session.pk))
+def _spam(request: HttpRequest, session_id: int, data: dict[str, Any]) -> None:
+    perform_action(lambda: actions.session_spam(user=request.user, session_id=session_id))
 
 
-def _close(request: HttpRequest, session: Session, data: dict[str, Any]) -> None:
+def _close(request: HttpRequest, session_id: int, data: dict[str, Any]) -> None:
     confirm = data.get("confirm", False)
     if not isinstance(confirm, bool):
         raise ApiError(400, {"confirm": [_("Enter true or false.")]})
-    perform_action(lambda: actions.session_close(user=request.user, session_id=session.pk, confirmed=confirm))
+    perform_action(lambda: actions.session_close(user=request.user, session_id=session_id, confirmed=confirm))
 
 
 session_answer = _action_view("answer", _answer, set())

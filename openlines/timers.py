@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from contactcenter.timers import register_timer
 from openlines.models import OpenLine
@@ -20,6 +21,15 @@ from openlines.session_models import DeadlineKind, SessionDeadline, SessionStatu
 logger = logging.getLogger(__name__)
 
 BATCH = 500
+
+
+def _transition_time(tick: datetime) -> datetime:
+    """When a due deadline is applied: the tick's time, or now if the tick has been running for a while.
+
+    The rows due are chosen by the tick's time, but each transition is dated when it happens; dated with the
+    tick's start, a forward late in a long tick would give the next agent less than the queue time.
+    """
+    return max(tick, timezone.now())
 
 
 def _due(now: datetime) -> list[tuple[int, int, str]]:
@@ -39,7 +49,7 @@ def session_deadlines_apply(now: datetime) -> int:
                 deleted, _ = SessionDeadline.objects.filter(pk=pk, due_at__lte=now).delete()
                 if not deleted:
                     continue  # applied by another process, or moved by a newer transition
-                deadline_apply(session, DeadlineKind(kind), now)
+                deadline_apply(session, DeadlineKind(kind), _transition_time(now))
                 applied += 1
         except Exception:
             logger.exception("deadline %s of session %s failed", kind, session_id)
@@ -74,7 +84,7 @@ def _apply_claiming(now: datetime) -> int:
                     passed_over.append(pk)
                     continue
                 SessionDeadline.objects.filter(pk=pk).delete()
-                deadline_apply(session, DeadlineKind(kind), now)
+                deadline_apply(session, DeadlineKind(kind), _transition_time(now))
                 applied += 1
         except Exception:
             if claim is None:

@@ -29,7 +29,7 @@ from contactcenter.services import availability
 from openlines import selectors
 from openlines.models import OpenLine
 from openlines.services import actions
-from openlines.session_models import RealtimeEvent, Session, SessionStatus
+from openlines.session_models import Session, SessionStatus
 
 View = Callable[..., HttpResponse]
 
@@ -181,6 +181,8 @@ def _session_detail(request: HttpRequest, session: Session) -> dict[str, Any]:
 
 @agent_api(methods=["GET"])
 def sessions_list(request: HttpRequest) -> HttpResponse:
+    # Read before the lists: they show at least what these events brought (`staff_resume_point`).
+    resume = selectors.staff_resume_point(user_id=_me(request))
     rows = selectors.workspace_sessions(user_id=_me(request))
     counters: dict[str, int] = {}
     for row in rows:
@@ -191,7 +193,7 @@ def sessions_list(request: HttpRequest) -> HttpResponse:
             "counters": counters,
             "supervised": selectors.supervised_sessions(user=request.user),
             # Where a freshly loaded page resumes the event stream after a reconnect.
-            "last_event_id": RealtimeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+            **resume,
         }
     )
 

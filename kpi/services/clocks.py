@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Avg, Count, F, Max, Min, Q, Sum
+from django.db.models import Avg, Count, F, Max, Min, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, format_html
@@ -55,13 +56,18 @@ def _first_unanswered_client_message(session: Session) -> Message | None:
     last_agent = (
         Message.objects.filter(session=session, author_type=Message.Author.AGENT, internal=False)
         .order_by("-id")
-        .values_list("id", flat=True)
+        .values("id")[:1]
+    )
+    # One query: the client's first message after the agent's last one (ids start at 1).
+    return (
+        Message.objects.filter(
+            session=session,
+            author_type=Message.Author.CLIENT,
+            id__gt=Coalesce(Subquery(last_agent), Value(0)),
+        )
+        .order_by("id")
         .first()
     )
-    messages = Message.objects.filter(session=session, author_type=Message.Author.CLIENT)
-    if last_agent is not None:
-        messages = messages.filter(id__gt=last_agent)
-    return messages.order_by("id").first()
 
 
 def _bot_left_at(session: Session) -> datetime | None:
@@ -78,8 +84,8 @@ def _bot_about_to_join(session: Session) -> bool:
         and session.bot_id is None
         and session.time_bot == 0
         and session.date_first_answer is None
-        and not KpiClock.objects.filter(session=session).exists()
         and bot_should_join(session)
+        and not KpiClock.objects.filter(session=session).exists()
     )
 
 
@@ -105,6 +111,11 @@ def clock_start_if_waiting(*, session: Session, message: Message | None, at: dat
         return None
     if _running(session.pk) is not None:
         return None
+    return _clock_start(session=session, message=message, at=at)
+
+
+def _clock_start(*, session: Session, message: Message | None, at: datetime) -> KpiClock | None:
+    """Start a clock for a session that has none running (see `clock_start_if_waiting`)."""
     if message is None:
         message = _first_unanswered_client_message(session)
         if message is None:
@@ -126,14 +137,19 @@ def clock_start_if_waiting(*, session: Session, message: Message | None, at: dat
         limit_seconds=limit,
         due_at=start + timedelta(seconds=limit) if limit else None,
     )
-    if (
-        line.kpi_check_operator_activity
-        and session.operator_id
-        and work_day_paused(user_id=session.operator_id)
-    ):
+    if _operator_not_working(session):
         clock.paused_since = at
     clock.save()
     return clock
+
+
+def _operator_not_working(session: Session) -> bool:
+    """Does the line pause its clocks now because the session's agent is not working?"""
+    return bool(
+        session.line.kpi_check_operator_activity
+        and session.operator_id
+        and work_day_paused(user_id=session.operator_id)
+    )
 
 
 def _pause_end(clock: KpiClock, at: datetime) -> None:
@@ -176,19 +192,29 @@ def clocks_stop_closed(*, session: Session, at: datetime) -> None:
 def clock_pause_sync(*, session: Session, at: datetime) -> None:
     """Pause or resume the session's clock to match its agent's work day (when the line asks for it)."""
     clock = _running(session.pk)
-    if clock is None:
-        return
-    paused = bool(
-        session.line.kpi_check_operator_activity
-        and session.operator_id
-        and work_day_paused(user_id=session.operator_id)
-    )
+    if clock is not None:
+        _pause_sync(clock, session=session, at=at)
+
+
+def _pause_sync(clock: KpiClock, *, session: Session, at: datetime) -> None:
+    paused = _operator_not_working(session)
     if paused and clock.paused_since is None:
         clock.paused_since = at
         clock.save(update_fields=["paused_since"])
     elif not paused and clock.paused_since is not None:
         _pause_end(clock, at)
         clock.save(update_fields=["paused_since", "paused_total", "due_at"])
+
+
+def clock_operator_changed(*, session: Session, at: datetime) -> None:
+    """The session's agent changed: the running clock pauses or resumes to match the new agent's work day;
+    with none running, one starts if a client waits (after the bot handed over, the first moment a human
+    holds the session). The running clock is read once: a clock started here already matches the agent."""
+    clock = _running(session.pk)
+    if clock is not None:
+        _pause_sync(clock, session=session, at=at)
+    elif not session.closed and session.bot_started_at is None:
+        _clock_start(session=session, message=None, at=at)
 
 
 def clocks_pause_sync_for_agent(*, user_id: int, at: datetime | None = None) -> int:

@@ -396,15 +396,16 @@ def message_send(
     message = lifecycle.message_post(
         session=session,
         author_type=Message.Author.AGENT,
+        author=user if isinstance(user, AbstractBaseUser) else None,
         author_id=_uid(user),
         text=text,
         attachments=attachments,
         at=at,
     )
     if relation in ("operator", "offered"):
-        was_waiting = session.wait_answer
+        was_waiting, status = session.wait_answer, session.status
         lifecycle.session_on_agent_message(session, user_id=_uid(user), at=at)
-        if was_waiting or session.line.type_max_chat != OpenLine.TypeMaxChat.CLOSED:
+        if was_waiting or routing.slot_freed(session.line, status, session.status):
             _free_slot_after_commit(session.line_id)
     return message
 

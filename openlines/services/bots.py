@@ -44,8 +44,10 @@ WEBHOOK_TIMEOUT_SECONDS = 10.0
 
 def bot_should_join(session: Session) -> bool:
     line = session.line
+    if not (line.welcome_bot_enable and line.welcome_bot_id is not None):
+        return False  # without reading the bot's row
     bot = line.welcome_bot
-    if not (line.welcome_bot_enable and bot is not None and bot.active):
+    if not (bot is not None and bot.active):
         return False
     return line.welcome_bot_join == OpenLine.WelcomeBotJoin.ALWAYS or session.is_first
 

@@ -29,14 +29,17 @@ def register_sender(kind: str) -> Callable[[Sender], Sender]:
     return decorator
 
 
+def message_dispatch_prepare(message: Message) -> None:
+    """Mark an outgoing message pending, before it is stored, when its channel has a sender (the status is
+    then stored with the message instead of by a second write)."""
+    if message.chat.client.connector.kind in _senders:
+        message.delivery = Message.Delivery.PENDING
+
+
 def message_dispatch(message: Message) -> None:
-    """Queue the channel send of an outgoing message, if its channel has a sender."""
-    connector = message.chat.client.connector
-    if connector.kind not in _senders:
-        return
-    message.delivery = Message.Delivery.PENDING
-    message.save(update_fields=["delivery"])
-    task_enqueue("openlines.tasks.message_send", message.pk)
+    """Queue the channel send of a stored outgoing message that `message_dispatch_prepare` marked pending."""
+    if message.delivery == Message.Delivery.PENDING:
+        task_enqueue("openlines.tasks.message_send", message.pk)
 
 
 def message_send(message_id: int) -> None:

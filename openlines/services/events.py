@@ -4,19 +4,20 @@ Groups: `staff.<user id>` (every staff socket of that user), `session.<id>` (sta
 conversation), `chat.<id>.client` (the customer's widget sockets). The database row is the source of truth;
 the channel layer is only the fast path, so a client that missed a push asks for events after its last id.
 
-Cost per committed transaction, whatever the number of events in it: one audience query (offers and
-participants of every session concerned, read after the commit, the state a resync would see) and one group
-send per group carrying all of that group's events in order. A websocket consumer runs its database call
-through `call_then_push`: the pushes then happen on the event loop after the database thread is released,
-instead of holding the one thread that runs every database call of the process.
+Cost per committed transaction, whatever the number of events in it and whoever publishes them: one audience
+query (offers and participants of every session concerned, read after the commit, the state a resync would
+see) and one group send per group carrying all of that group's events in order. A websocket consumer runs
+its database call through `call_then_push`: the pushes then happen on the event loop after the database
+thread is released, instead of holding the one thread that runs every database call of the process.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import async_to_sync
@@ -164,6 +165,60 @@ def _on_commit(items: list[_Committed]) -> None:
         _push_now(_outgoing(items))
 
 
+# --- One push per committed transaction -------------------------------------------------------------
+#
+# Each publication registers two commit callbacks. The first (an ordinary `on_commit`, so Django drops it
+# with a savepoint that rolls back) moves its events to the connection's committed list. The second flushes
+# that list, and only the one registered last in the transaction does: it is registered under the
+# savepoints that enclose every publication of the transaction (not under the publication's own), so it
+# survives a savepoint rollback that drops only some of them, and runs after every surviving first callback.
+# A transaction committed by a commit callback of another (e.g. `line_distribute` after a close) flushes the
+# events of the outer one moved so far first, so events leave in commit order.
+
+
+@dataclass
+class _Transaction:
+    sids: set[str]
+    last_flush: Callable[[], None] | None = None
+
+
+@dataclass
+class _Pending:
+    committed: list[_Committed] = field(default_factory=list)
+    transaction: _Transaction | None = None
+
+
+_pending: weakref.WeakKeyDictionary[Any, _Pending] = weakref.WeakKeyDictionary()
+
+
+def _after_commit(items: list[_Committed]) -> None:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _on_commit(items)  # autocommit: the rows are committed already
+        return
+    pending = _pending.setdefault(connection, _Pending())
+    sids = set(connection.savepoint_ids)
+    current = pending.transaction
+    if current is None or not any(
+        func is current.last_flush for _sids, func, _robust in reversed(connection.run_on_commit)
+    ):
+        # Our last flush is not registered in this transaction: it is a new one.
+        current = pending.transaction = _Transaction(sids=sids)
+    current.sids &= sids
+    transaction.on_commit(lambda: pending.committed.extend(items))
+
+    def flush() -> None:
+        if current.last_flush is not flush or not pending.committed:
+            return
+        committed, pending.committed = pending.committed, []
+        _on_commit(committed)
+
+    current.last_flush = flush
+    # `on_commit` with the savepoints of every publication of this transaction instead of the current ones.
+    # Robust: the events are stored, a failed push must not turn a committed change into an error.
+    connection.run_on_commit.append((set(current.sids), flush, True))
+
+
 async def call_then_push(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run `func` on the database thread (`database_sync_to_async`); push the events it committed once the
     thread is free again. Pushed also when `func` raises: what committed before the error is stored."""
@@ -207,14 +262,18 @@ def event_publish(
     rows: list[RealtimeEvent] = []
     if session is not None:
         rows.append(
-            RealtimeEvent.objects.create(
+            RealtimeEvent(
                 session=session, chat_id=session.chat_id, for_client=for_client, type=type, payload=payload
             )
         )
-    for user_id in users:
-        rows.append(
-            RealtimeEvent.objects.create(user_id=user_id, session=session, type=type, payload=payload)
-        )
+    rows.extend(
+        RealtimeEvent(user_id=user_id, session=session, type=type, payload=payload) for user_id in users
+    )
+    if len(rows) == 1:
+        rows[0].save()
+    else:
+        # One insert for the session's row and its addressees' rows (ids in this order).
+        RealtimeEvent.objects.bulk_create(rows)
     item = _Committed(
         rows=rows,
         session=session,
@@ -222,7 +281,7 @@ def event_publish(
         operator_id=session.operator_id if session is not None else None,
         for_client=for_client,
     )
-    transaction.on_commit(lambda: _on_commit([item]))
+    _after_commit([item])
     return rows
 
 
@@ -248,7 +307,7 @@ def event_publish_many(
         )
         for (session, _payload), row in zip(items, rows, strict=True)
     ]
-    transaction.on_commit(lambda: _on_commit(committed))
+    _after_commit(committed)
     return rows
 
 

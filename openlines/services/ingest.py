@@ -16,12 +16,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contactcenter.connectors.kinds import ConnectorKind
 from contactcenter.models import Connector
-from contactcenter.selectors import available_user_ids
+from contactcenter.selectors import available_user_ids, available_users
 from openlines import signals
 from openlines.models import OpenLine
 from openlines.services import bots, lifecycle, ratings, routing
@@ -84,15 +85,50 @@ def _client_upsert(connector: Connector, inbound: InboundClient) -> Client:
         },
     )
     if not created:
-        changed = []
-        for name in ("name", "phone", "email", "avatar_url", "profile_url"):
-            value = getattr(inbound, name)
-            if value and getattr(client, name) != value:
-                setattr(client, name, value)
-                changed.append(name)
-        if changed:
-            client.save(update_fields=changed)
+        _client_refresh(client, inbound)
     return client
+
+
+def _client_refresh(client: Client, inbound: InboundClient) -> None:
+    """Store what the channel now says about the client (the details it sent, when they changed)."""
+    changed = []
+    for name in ("name", "phone", "email", "avatar_url", "profile_url"):
+        value = getattr(inbound, name)
+        if value and getattr(client, name) != value:
+            setattr(client, name, value)
+            changed.append(name)
+    if changed:
+        client.save(update_fields=changed)
+
+
+def _chat_lock(connector: Connector, inbound_client: InboundClient, external_chat_id: str) -> Chat:
+    """The client's chat on the connector's line, locked, with its line, client and connector loaded.
+
+    Serialises messages of one chat: exactly one of two simultaneous first messages starts the session.
+    Only the chat row, and FOR NO KEY UPDATE: an agent's transaction that holds the session and posts a
+    message (a KEY SHARE on the chat through the foreign key) must not wait for us while we wait for the
+    session (a deadlock), and the line, client and connector rows stay free for everyone else. A known
+    chat costs this one query; the client and the chat are created on their first message only.
+    """
+    locked = Chat.objects.select_for_update(no_key=True, of=("self",)).select_related(
+        "line", "client__connector"
+    )
+    # The client's id as a scalar subquery, not a join condition: the chat is then read by its unique
+    # (line, client, chat id) index whatever the planner believes about the tables' sizes.
+    clients = Client.objects.filter(connector=connector, external_id=inbound_client.external_id)
+    chat = locked.filter(
+        line_id=connector.line_id,
+        client_id=Subquery(clients.values("pk")[:1]),
+        external_chat_id=external_chat_id,
+    ).first()
+    if chat is not None:
+        _client_refresh(chat.client, inbound_client)
+        return chat
+    client = _client_upsert(connector, inbound_client)
+    chat, _created = Chat.objects.get_or_create(
+        line_id=connector.line_id, client=client, external_chat_id=external_chat_id
+    )
+    return locked.get(pk=chat.pk)
 
 
 # PostgreSQL ends one of two transactions that wait for each other (deadlock) or that it cannot serialise;
@@ -111,7 +147,7 @@ def message_ingest(*, connector: Connector, client: InboundClient, message: Inbo
     A transaction PostgreSQL ended to break a deadlock is run again (when it is ours alone: inside a
     caller's transaction the caller decides), so a lost race is never the integrator's error.
     """
-    # The live chat resends a message only after a lost ack: the check inside the transaction suffices.
+    # The live chat resends a message only after a lost ack: the unique channel id at insert suffices.
     existing = None if connector.kind == ConnectorKind.LIVECHAT else _existing(connector, message.external_id)
     if existing is not None:
         return IngestResult(existing, existing.session, session_created=False, duplicate=True)
@@ -132,7 +168,7 @@ def _ingest_once(connector: Connector, client: InboundClient, message: InboundMe
         with transaction.atomic():
             return _ingest(connector, client, message)
     except IntegrityError:
-        # A concurrent delivery of the same message won the race: answer as a replay.
+        # A resend, or a concurrent delivery of the same message that won the race: answer as a replay.
         existing = _existing(connector, message.external_id)
         if existing is None:
             raise
@@ -142,24 +178,9 @@ def _ingest_once(connector: Connector, client: InboundClient, message: InboundMe
 def _ingest(connector: Connector, inbound_client: InboundClient, inbound: InboundMessage) -> IngestResult:
     now = timezone.now()
     at = min(inbound.sent_at, now) if inbound.sent_at else now
-    client = _client_upsert(connector, inbound_client)
-    chat, _created = Chat.objects.get_or_create(
-        line_id=connector.line_id,
-        client=client,
-        external_chat_id=inbound.external_chat_id or client.external_id,
-    )
-    # Serialise messages of one chat: exactly one of two simultaneous first messages starts the session.
-    # Only the chat row, and FOR NO KEY UPDATE: an agent's transaction that holds the session and posts a
-    # message (a KEY SHARE on the chat through the foreign key) must not wait for us while we wait for the
-    # session (a deadlock), and the line, client and connector rows stay free for everyone else.
-    chat = (
-        Chat.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("line", "client__connector")
-        .get(pk=chat.pk)
-    )
-    existing = _existing(connector, inbound.external_id)
-    if existing is not None:
-        return IngestResult(existing, existing.session, session_created=False, duplicate=True)
+    chat = _chat_lock(connector, inbound_client, inbound.external_chat_id or inbound_client.external_id)
+    # A resent message is not looked up here: the unique channel id refuses its insert, and
+    # `_ingest_once` answers it as a replay (a resend is rare; the lookup would cost every message).
 
     explicit = inbound.rating is not None
     rating = inbound.rating if explicit else ratings.rating_from_text(connector.kind, inbound.text)
@@ -192,17 +213,25 @@ def _ingest(connector: Connector, inbound_client: InboundClient, inbound: Inboun
         if explicit:
             raise ratings.RatingRefused(_("No conversation is waiting for a rating."))
 
-    # Locked and loaded with what `lifecycle.session_lock` loads, in one query and without the line's row.
-    session = (
+    # Locked and loaded with what `lifecycle.session_lock` loads, in one query and without the line's row;
+    # whether its agent is still available (checked on every further message) comes along in it.
+    operator = OuterRef("operator_id")
+    open_session = (
         Session.objects.select_for_update(no_key=True, of=("self",))
         .select_related("line", "chat", "chat__client__connector")
+        .annotate(
+            operator_available=Exists(
+                available_users(check_available=chat.line.check_available, now=now).filter(pk=operator)
+            )
+        )
         .filter(chat=chat, closed=False)
         .first()
     )
-    created = session is None
-    if session is None:
+    if open_session is None:
         session = _session_create(chat, connector, source_url=inbound.source_url, at=now)
         signals.session_created.send(sender=Session, session=session)
+    else:
+        session = open_session
     message = lifecycle.message_post(
         session=session,
         author_type=Message.Author.CLIENT,
@@ -212,10 +241,11 @@ def _ingest(connector: Connector, inbound_client: InboundClient, inbound: Inboun
         connector_id=connector.pk,
         at=at,
     )
-    if created:
+    created = open_session is None
+    if open_session is None:
         session_start_automations(session, at=now)
     else:
-        _continue(session, message, at=now)
+        _continue(session, message, at=now, operator_available=open_session.operator_available)
     return IngestResult(message, session, session_created=created, duplicate=False)
 
 
@@ -275,8 +305,9 @@ def off_hours_reply(session: Session) -> None:
     lifecycle.session_save(session)
 
 
-def _continue(session: Session, message: Message, *, at: datetime) -> None:
-    """A further client message in an open session."""
+def _continue(session: Session, message: Message, *, at: datetime, operator_available: bool) -> None:
+    """A further client message in an open session (`operator_available`: its agent, if any, may still
+    hold it, read with the session's lock)."""
     if session.bot_id is not None and session.bot_started_at is not None:
         lifecycle.session_on_client_message(session, at=at)
         bots.bot_on_client_message(session, message, at=at)
@@ -289,10 +320,7 @@ def _continue(session: Session, message: Message, *, at: datetime) -> None:
         return
     if session.operator_id is not None and not session.pause:
         line = session.line
-        available = available_user_ids(
-            user_ids=[session.operator_id], check_available=line.check_available, now=at
-        )
-        if session.operator_id not in available:
+        if not operator_available:
             # The agent left meanwhile: the client is not left waiting on them (reference §4.6).
             name = lifecycle.user_display_name(session.operator_id)
             lifecycle.session_return_to_queue(session, at=at, undistributed=True)

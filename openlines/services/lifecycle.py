@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from openlines import signals
 from openlines.models import OpenLine
-from openlines.services.delivery import message_dispatch
+from openlines.services.delivery import message_dispatch, message_dispatch_prepare
 from openlines.services.events import event_publish
 from openlines.session_models import (
     DeadlineKind,
@@ -67,10 +68,15 @@ def user_display_name(user_id: int | None) -> str:
     user = get_user_model().objects.filter(pk=user_id).select_related("profile").first()
     if user is None:
         return ""
+    return user_name(user)
+
+
+def user_name(user: AbstractBaseUser) -> str:
+    """How a user is named to colleagues: their employee profile's name, else their full or user name."""
     profile = getattr(user, "profile", None)
     if profile is not None:
         return str(profile.name)
-    return str(user.get_full_name() or user.get_username())
+    return str(user.get_full_name() or user.get_username())  # type: ignore[attr-defined]
 
 
 # --- Deadlines ------------------------------------------------------------------------------------
@@ -108,23 +114,28 @@ def message_post(
     author_type: str,
     text: str,
     author_id: int | None = None,
+    author: AbstractBaseUser | None = None,
     internal: bool = False,
     attachments: list[dict[str, Any]] | None = None,
     external_id: str | None = None,
     connector_id: int | None = None,
     at: datetime | None = None,
 ) -> Message:
-    """Store a message in the session's chat, count it, publish it, and send it to the client's channel."""
+    """Store a message in the session's chat, count it, publish it, and send it to the client's channel.
+
+    `author`: the author's user when the caller holds it (their name is then not read again).
+    """
     at = at or timezone.now()
     # The session's chat object when loaded: its client and channel then come along for the send.
     chat: dict[str, Any] = (
         {"chat": session.chat} if Session.chat.is_cached(session) else {"chat_id": session.chat_id}
     )
-    message = Message.objects.create(
+    who: dict[str, Any] = {"author": author} if author is not None else {"author_id": author_id}
+    message = Message(
         **chat,
+        **who,
         session=session,
         author_type=author_type,
-        author_id=author_id,
         text=text,
         internal=internal,
         attachments=attachments or [],
@@ -132,6 +143,10 @@ def message_post(
         connector_id=connector_id,
         created_at=at,
     )
+    outgoing = author_type != Message.Author.CLIENT and not internal
+    if outgoing:
+        message_dispatch_prepare(message)
+    message.save(force_insert=True)
     if not internal:
         session.message_count += 1
         session.date_last_message = at
@@ -142,7 +157,7 @@ def message_post(
         payload={"message": message_payload(message)},
         for_client=not internal,
     )
-    if author_type != Message.Author.CLIENT and not internal:
+    if outgoing:
         message_dispatch(message)
     if author_type == Message.Author.CLIENT:
         signals.client_message_received.send(sender=Session, session=session, message=message)
@@ -152,11 +167,14 @@ def message_post(
 
 
 def message_payload(message: Message) -> dict[str, Any]:
+    author = message.author if Message.author.is_cached(message) else None
     return {
         "id": message.pk,
         "author_type": message.author_type,
         "author_id": message.author_id,
-        "author_name": user_display_name(message.author_id) if message.author_id else "",
+        "author_name": (user_name(author) if author is not None else user_display_name(message.author_id))
+        if message.author_id
+        else "",
         "text": message.text,
         "attachments": message.attachments,
         "internal": message.internal,
@@ -327,6 +345,12 @@ def session_on_agent_message(session: Session, *, user_id: int, at: datetime) ->
     session_save(session)
 
 
+# A CLOSE deadline is set only by the agent's reply (OPERATOR), the closing phase (WAIT_CLIENT,
+# `wait_action`) and unpinning an answered session (OPERATOR); the client's message clears it. A session
+# still new, or whose client wrote last, has none to clear (a query saved on every further message).
+_NO_CLOSE_DEADLINE = (SessionStatus.NEW, SessionStatus.CLIENT, SessionStatus.CLIENT_AFTER_OPERATOR)
+
+
 def session_on_client_message(session: Session, *, at: datetime) -> None:
     """Client writes: back to "client waiting" (20 before the agent's reply, 25 after it).
 
@@ -334,6 +358,7 @@ def session_on_client_message(session: Session, *, at: datetime) -> None:
     waiting for an agent (STATUS 5): its holder gets a new queue time, or, with nobody holding it, it joins
     the line's waiting list (the caller distributes).
     """
+    close_deadline_possible = session.wait_action or session.status not in _NO_CLOSE_DEADLINE
     session.date_last_client_message = at
     if session.wait_action and (session.wait_answer or session.operator_id is None):
         session.wait_answer = True
@@ -351,7 +376,8 @@ def session_on_client_message(session: Session, *, at: datetime) -> None:
         elif session.status < SessionStatus.CLIENT:
             session.status = SessionStatus.CLIENT
     # Nobody closes a conversation while the client is waiting for the agent.
-    deadline_clear(session, DeadlineKind.CLOSE)
+    if close_deadline_possible:
+        deadline_clear(session, DeadlineKind.CLOSE)
     session_save(session)
 
 

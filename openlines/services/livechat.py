@@ -305,12 +305,14 @@ def client_event_shape(event: dict[str, Any], *, line: OpenLine, visitor_id: str
 
 
 def livechat_state(*, line: OpenLine, visitor: Visitor, history_limit: int = 100) -> dict[str, Any]:
-    """The visitor's conversation for the widget after a (re)load: history, agent, phase, last event id."""
-    from openlines.selectors import agent_identity_for_client
+    """The visitor's conversation for the widget after a (re)load: history, agent, phase, and where its
+    event stream resumes (`last_event_id`, `recent_event_ids`: `selectors.client_resume_point`)."""
+    from openlines.selectors import agent_identity_for_client, client_resume_point
     from openlines.services.lifecycle import message_payload
-    from openlines.session_models import RealtimeEvent
 
     chat = visitor_chat(line=line, visitor=visitor)
+    # Read before the rest: what the state below shows is at least what these event ids brought.
+    resume = client_resume_point(chat_id=chat.pk if chat is not None else None)
     client = visitor_client(line=line, visitor=visitor)
     state: dict[str, Any] = {
         "history": [],
@@ -318,7 +320,7 @@ def livechat_state(*, line: OpenLine, visitor: Visitor, history_limit: int = 100
         "open": False,
         "wait_vote": False,
         "vote": None,
-        "last_event_id": RealtimeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+        **resume,
         "consent_given": bool(client and client.consent_at),
         "form_filled": bool(client and client.extra.get("livechat_form_at")),
         "has_written": False,

@@ -17,7 +17,8 @@ from itertools import islice
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import DenseRank
 from django.utils import timezone
 
 import contactcenter.db  # noqa: F401  (registers the any_of lookup)
@@ -57,6 +58,13 @@ def register_crm_responsible_resolver(fn: CrmResponsibleResolver) -> CrmResponsi
 
 def line_lock(line_id: int) -> OpenLine:
     return OpenLine.objects.select_for_update(no_key=True).get(pk=line_id)
+
+
+def slot_freed(line: OpenLine, before: int, after: int) -> bool:
+    """Whether a session moving from status `before` to `after` stops counting toward its agent's
+    `max_chat` on `line` (then a waiting session may go to them)."""
+    limit = COUNTS_BELOW[OpenLine.TypeMaxChat(line.type_max_chat)]
+    return before < limit <= after
 
 
 def agents_with_free_slot(line: OpenLine, user_ids: Sequence[int]) -> set[int]:
@@ -157,14 +165,15 @@ class Evenly(Strategy):
         pool = [uid for uid in eligibility.queue if uid not in exclude]
         if not pool:
             return Choice([])
-        last = dict(
-            LineAgentState.objects.filter(line=line, last_assigned_at__isnull=False).values_list(
-                "user_id", "last_assigned_at"
-            )
+        # The rank of each agent's last assignment (equal times, equal ranks; never assigned: 0) instead of
+        # the times themselves: a queue of 1,000 agents spent more time converting timestamps than reading.
+        rank = dict(
+            LineAgentState.objects.filter(line=line, last_assigned_at__isnull=False)
+            .annotate(rank=Window(DenseRank(), order_by=F("last_assigned_at").asc()))
+            .values_list("user_id", "rank")
         )
-        epoch = datetime.min.replace(tzinfo=timezone.get_current_timezone())
         # sorted() is stable: equal times keep queue order.
-        best = eligibility.first(sorted(pool, key=lambda uid: last.get(uid) or epoch))
+        best = eligibility.first(sorted(pool, key=lambda uid: rank.get(uid, 0)))
         return Choice([best] if best is not None else [])
 
 
@@ -294,25 +303,42 @@ def line_distribute(
         line = line_lock(line_id)
         routed = 0
         waiting = Session.objects.filter(line=line, closed=False, undistributed=True).order_by("id")
+        candidates = list(waiting.select_related("line", "chat__client")[:limit])
+        still_waiting: list[Session] = []
         eligibility: Eligibility | None = None
-        for session in waiting.select_related("line", "chat__client")[:limit]:
+        for index, session in enumerate(candidates):
             if session.bot_id is not None and session.bot_started_at is not None:
+                still_waiting.append(session)
                 continue
             if eligibility is None:
                 eligibility = Eligibility(line, now=at)
             session.line = line
             choice = route_choice(line, session, eligibility, exclude=set(), at=at)
             if not choice.user_ids:
+                still_waiting.extend(candidates[index:])
                 break
             routed += 1
         if routed or announce_position_of is not None:
-            _publish_queue_positions(line, only=None if routed else announce_position_of)
+            _publish_queue_positions(
+                line,
+                only=None if routed else announce_position_of,
+                # Fewer than `limit` were waiting: those not routed are the whole queue, no need to read it.
+                waiting=still_waiting if len(candidates) < limit else None,
+            )
         return routed
 
 
-def _publish_queue_positions(line: OpenLine, *, only: int | None) -> None:
-    """Tell waiting clients their place in the line's queue (all of them after the queue moved)."""
-    waiting = Session.objects.filter(line=line, closed=False, undistributed=True).order_by("id")
+def _publish_queue_positions(line: OpenLine, *, only: int | None, waiting: list[Session] | None) -> None:
+    """Tell waiting clients their place in the line's queue (all of them after the queue moved).
+
+    `waiting`: the line's waiting sessions in order when the caller holds them already (else read here).
+    """
+    if waiting is None:
+        waiting = list(
+            Session.objects.filter(line=line, closed=False, undistributed=True).order_by("id")[
+                :REDISTRIBUTE_BATCH
+            ]
+        )
     event_publish_many(
         type="queue.position",
         items=[

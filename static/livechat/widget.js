@@ -226,7 +226,27 @@
     outbox.forEach(function (m) { send({ type: "message", client_id: m.client_id, text: m.text, attachments: m.attachments, url: location.href, since: lastEventId }); });
   }
 
+  /* Event ids received, with when (ms): a resync lists those of the server's lookback window as "have",
+   * so an event committed late with an id below the cursor still comes (messages dedupe by message id). */
+  var received = {}, lookback = 60;
+  var RESYNC_MARGIN = 30, HAVE_MAX = 1000;
+  function haveIds() {
+    var newest = received[lastEventId] || Date.now();
+    var from = newest - (lookback + RESYNC_MARGIN) * 1000;
+    var ids = [];
+    Object.keys(received).forEach(function (key) {
+      if (received[key] >= from) { ids.push(Number(key)); } else { delete received[key]; }
+    });
+    ids.sort(function (a, b) { return b - a; });
+    return ids.slice(0, HAVE_MAX);
+  }
+  function resync() {
+    send({ type: "resync", since: lastEventId, have: haveIds() });
+  }
+
   function handleEvent(ev) {
+    var fresh = !!ev.id && !received[ev.id];
+    if (ev.id && !received[ev.id]) { received[ev.id] = Date.now(); }
     if (ev.id && ev.id > lastEventId) { lastEventId = ev.id; }
     if (ev.type === "message.new") {
       render(ev.message, false);
@@ -250,6 +270,7 @@
       state.open = false;
       if (!state.wait_vote) { setStatus(state.vote ? S.rated + " " + S.closed : S.closed); }
     }
+    return fresh;
   }
 
   function onMessage(data) {
@@ -258,7 +279,8 @@
     if (msg.type === "hello") {
       retries = 0;
       setStatus("");
-      send({ type: "resync", since: lastEventId });
+      if (msg.resync_lookback) { lookback = msg.resync_lookback; }
+      resync();
       flushOutbox();
     } else if (msg.type === "ack") {
       outbox = outbox.filter(function (m) { return m.client_id !== msg.client_id; });
@@ -267,7 +289,9 @@
       if (pending) { pending.classList.remove("pending"); var meta = pending.querySelector(".meta"); if (meta) { meta.remove(); } }
       if (!state.has_written) { state.has_written = true; showForm(formWanted()); }
     } else if (msg.type === "resync") {
-      (msg.events || []).forEach(handleEvent);
+      var fresh = (msg.events || []).filter(handleEvent).length;
+      // Capped answer: ask again from the new cursor (unless it brought nothing new: no progress).
+      if (msg.more && fresh) { resync(); }
     } else if (msg.type === "consent.ok") {
       state.consent_given = true;
       showConsent();
@@ -330,7 +354,12 @@
       config = data.config;
       state = data.state;
       S = config.strings;
+      // Resume after the snapshot; the recent events it already reflects count as received, so the first
+      // resync brings exactly what committed after it, whatever its id.
       lastEventId = state.last_event_id || 0;
+      var now = Date.now();
+      received = {};
+      (state.recent_event_ids || []).concat(lastEventId ? [lastEventId] : []).forEach(function (id) { received[id] = now; });
       document.documentElement.lang = document.documentElement.lang || config.language;
       panel.lang = config.language;
       title.textContent = config.title;

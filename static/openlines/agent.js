@@ -1,5 +1,7 @@
 /* Agent workspace. State comes from /agent/api/ (reads, actions) and live events from /ws/staff/.
- * After a disconnect the socket reconnects with backoff and asks for the events missed since the last id;
+ * After a disconnect the socket reconnects with backoff and asks for the events missed since the last id,
+ * listing the ids it received in the last minute or so ("have"): an event committed late with a lower id
+ * comes then too (see docs/architecture.md, "Realtime events and resync");
  * every tab of the same agent receives the same events, so tabs stay in sync. User text only ever goes
  * into the page through textContent. */
 (function () {
@@ -439,10 +441,31 @@
     c.dataset.state = state;
     c.textContent = state === "open" ? T.connected : T.offline;
   }
+  /* Ids received, with when (ms): a resync sends those of the server's lookback window as "have". */
+  var received = {}, lookback = 60;
+  var RESYNC_MARGIN = 30, HAVE_MAX = 1000;
+  function noteReceived(id, at) {
+    if (!received[id]) { received[id] = at; }
+  }
+  function haveIds() {
+    // The window is relative to the newest event held (the cursor), plus a margin for delivery delays.
+    var newest = received[lastEventId] || Date.now();
+    var from = newest - (lookback + RESYNC_MARGIN) * 1000;
+    var ids = [];
+    Object.keys(received).forEach(function (key) {
+      if (received[key] >= from) { ids.push(Number(key)); } else { delete received[key]; }
+    });
+    ids.sort(function (a, b) { return b - a; });
+    return ids.slice(0, HAVE_MAX);
+  }
+  function resync() {
+    send({ type: "resync", since: lastEventId, have: haveIds() });
+  }
   function handleEvent(ev) {
     if (ev.id) {
-      if (ev.id <= lastEventId && handled[ev.id]) { return; }
+      if (handled[ev.id]) { return false; }
       handled[ev.id] = true;
+      noteReceived(ev.id, Date.now());
       if (ev.id > lastEventId) { lastEventId = ev.id; }
     }
     var mine = ev.session_id && ev.session_id === currentId;
@@ -474,6 +497,7 @@
         refreshList();
         if (mine) { refreshDetail(); }
     }
+    return true;
   }
   var handled = {};
   function connect() {
@@ -485,12 +509,15 @@
       if (msg.type === "hello") {
         retries = 0;
         setConnection("open");
-        if (lastEventId) { send({ type: "resync", since: lastEventId }); }
+        if (msg.resync_lookback) { lookback = msg.resync_lookback; }
+        if (lastEventId) { resync(); }
         if (currentId) { send({ type: "watch", session_id: currentId }); }
         loadList();
         if (currentId) { refreshDetail(); }
       } else if (msg.type === "resync") {
-        (msg.events || []).forEach(handleEvent);
+        var fresh = (msg.events || []).filter(handleEvent).length;
+        // Capped answer: ask again from the new cursor (unless it brought nothing new: no progress).
+        if (msg.more && fresh) { resync(); }
       } else if (msg.type === "heartbeat.ack" || msg.type === "watching" || msg.type === "unwatched" || msg.type === "error") {
         return;
       } else {
@@ -510,10 +537,14 @@
   /* ---- Start ---- */
   $("placeholder").textContent = T.empty;
   api("status/").then(renderStatus);
-  // The first event id to resume from: the newest event when the page loaded (the lists are fresh then).
+  // The first event id to resume from: the newest event when the page loaded (the lists are fresh then),
+  // and the recent events the lists already reflect, held as received (so the first resync brings only
+  // what committed after the lists were read, whatever its id).
   api("sessions/").then(function (data) {
     sessions = data.sessions; supervised = data.supervised; renderList();
-    if (data.last_event_id > lastEventId) { lastEventId = data.last_event_id; }
+    var now = Date.now();
+    (data.recent_event_ids || []).forEach(function (id) { handled[id] = true; noteReceived(id, now); });
+    if (data.last_event_id > lastEventId) { lastEventId = data.last_event_id; noteReceived(lastEventId, now); }
     var m = location.hash.match(/session=(\d+)/);
     if (m) { openSession(Number(m[1])); }
   });

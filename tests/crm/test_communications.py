@@ -58,3 +58,15 @@ def test_default_guest_names_are_recognised(name):
 @pytest.mark.parametrize("name", ["Jan Novák", "Guestor", "Anna Guest"])
 def test_real_names_are_not_guest_names(name):
     assert not is_guest_name(name)
+
+
+def test_a_message_of_the_maximum_length_is_scanned_at_once():
+    import time
+
+    from openlines.services.actions import MAX_MESSAGE_LENGTH
+
+    started = time.process_time()
+    found = contacts_in_text("x" * (MAX_MESSAGE_LENGTH - 40) + " write to me: ann.smith+cc@example.com")
+    # Quadratic, it took about 10 s of CPU; linear, a few milliseconds.
+    assert time.process_time() - started < 1.0
+    assert found.emails == ["ann.smith+cc@example.com"]

@@ -47,7 +47,7 @@ async def widget(code: str, token: str) -> WebsocketCommunicator:
     )
     connected, _ = await ws.connect()
     assert connected
-    assert await ws.receive_json_from() == {"type": "hello"}
+    assert await ws.receive_json_from() == {"type": "hello", "resync_lookback": 60}
     return ws
 
 
@@ -221,13 +221,17 @@ async def test_widget_resync_returns_missed_client_events_only(chat_line, agents
     await receive_until(ws, "ack")
     await drain(ws)
     await ws.disconnect()
-    since = (await database_sync_to_async(start)("site", data["token"]))["state"]["last_event_id"]
+    # A reloaded page resumes where its snapshot left off, holding the recent events the snapshot reflects.
+    state = (await database_sync_to_async(start)("site", data["token"]))["state"]
+    assert state["recent_event_ids"], "the first message's events are within the lookback window"
     session = await database_sync_to_async(Session.objects.get)()
     await database_sync_to_async(actions.message_send)(
         user=agents[0], session_id=session.pk, text="While away"
     )
     ws = await widget("site", data["token"])
-    await ws.send_json_to({"type": "resync", "since": since})
+    await ws.send_json_to(
+        {"type": "resync", "since": state["last_event_id"], "have": state["recent_event_ids"]}
+    )
     reply = await receive_until(ws, "resync")
     assert [e["message"]["text"] for e in reply["events"] if e["type"] == "message.new"] == ["While away"]
     assert all(e["type"] != "session.updated" for e in reply["events"])

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from contactcenter.timers import run_due_timers
 from openlines.models import OpenLine
 from openlines.services import actions
-from openlines.session_models import Message, SessionStatus
+from openlines.session_models import DeadlineKind, Message, SessionDeadline, SessionStatus
 from tests.openlines.conftest import advance, reload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -94,6 +98,21 @@ def test_unanswered_enquiry_is_forwarded_after_queue_time(write, agents):
     s = reload(session)
     assert s.operator_id == agents[1].pk and s.status == SessionStatus.SKIP
     assert s.transfers.get().reason == "queue_time"
+
+
+def test_a_forward_late_in_a_long_timer_tick_gives_the_next_agent_the_whole_queue_time(
+    write, agents, line, monkeypatch
+):
+    session = write("Hi").session
+    expires = SessionDeadline.objects.get(session=session, kind=DeadlineKind.QUEUE).due_at
+    # The tick started when the offer expired but reaches it 50 s later (a long tick: many due rows).
+    reached = expires + timedelta(seconds=50)
+    monkeypatch.setattr(timezone, "now", lambda: reached)
+    run_due_timers(expires)
+    s = reload(session)
+    assert s.operator_id == agents[1].pk and s.date_operator == reached
+    next_expiry = SessionDeadline.objects.get(session=session, kind=DeadlineKind.QUEUE).due_at
+    assert next_expiry == reached + timedelta(seconds=line.queue_time)
 
 
 def test_no_answer_text_after_no_answer_time(write, line):
