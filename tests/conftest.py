@@ -42,16 +42,38 @@ def admin_user(db):
     return get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456")
 
 
-@pytest.fixture
-def fresh_cache(settings):
-    """A cache namespace of this test's own, so rate-limit counters start at zero (in Redis they would
-    outlive the test, and `cache.clear()` would empty the whole Redis database of parallel workers)."""
+def use_fresh_cache_namespace(settings: Any) -> None:
+    """Point every cache at a key prefix nobody used, so rate-limit counters start at zero.
+
+    Never `cache.clear()`: in Redis it empties the whole database, under the other xdist worker's
+    channel layer, task queue and a running chaos deployment.
+    """
     import uuid
 
     settings.CACHES = {
         alias: {**config, "KEY_PREFIX": f"{config.get('KEY_PREFIX', '')}-t{uuid.uuid4().hex[:12]}"}
         for alias, config in settings.CACHES.items()
     }
+
+
+@pytest.fixture
+def fresh_cache(settings):
+    """A cache namespace of this test's own (counters in Redis would otherwise outlive the test)."""
+    use_fresh_cache_namespace(settings)
+
+
+@pytest.fixture(autouse=True)
+def no_task_left_by_another_test() -> None:
+    """The scaled mode queues tasks in Redis, which outlives a test's database: a task another test queued
+    and never ran would run in this one's `run_pending_tasks` (with rows that no longer exist) and could
+    push this test's own task past the runner's batch. The embedded mode's queue is a table, emptied with
+    the test's database."""
+    from django.conf import settings as django_settings
+
+    if django_settings.SCALED_MODE:
+        from django_q.brokers import get_broker
+
+        get_broker().purge_queue()
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from django.test import Client
-from django_q.brokers import get_broker
 
 from contactcenter.background import run_pending_tasks
 from contactcenter.connectors import rest
@@ -23,9 +22,8 @@ CALLBACK_URL = "https://integrator.example/cc-callback"
 
 @pytest.fixture(autouse=True)
 def _clean_slate(db):
-    """No role given to everybody (tests grant what they need) and no task left over by another test."""
+    """No role given to everybody (tests grant what they need)."""
     drop_default_assignments()
-    get_broker().purge_queue()
 
 
 def api_client(user) -> Client:

@@ -15,14 +15,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client():
-    demo_data_load(password="demo-pass-1234")
+    demo_data_load(password="demo-pass-1234", history=False)
     client = Client()
     assert client.login(username="admin", password="demo-pass-1234")
     return client
 
 
 def test_demo_data_has_two_departments_and_the_documented_logins():
-    logins = demo_data_load(password="x-demo-pass-1")
+    logins = demo_data_load(password="x-demo-pass-1", history=False)
     assert logins.usernames == ["admin", "supervisor", "agent1", "agent2", "agent3"]
     support = Department.objects.get(name="Support")
     assert support.head.username == "supervisor"

@@ -34,7 +34,7 @@ from tests.access_helpers import drop_default_assignments, fast_passwords, grant
 from tests.kpi.factories import add_message, make_session
 
 FAST = 12
-LONG = 300
+LONG = 100
 
 
 @pytest.fixture

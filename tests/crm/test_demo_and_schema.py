@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_demo_data_has_pipelines_with_stages_and_lead_statuses():
-    demo_data_load(password="pw-123456")
+    demo_data_load(password="pw-123456", history=False)
     sales = Pipeline.objects.get(is_default=True)
     assert list(sales.stages.values_list("name", flat=True))[:2] == ["New", "Preparing documents"]
     assert sales.stages.get(name="Won").semantics == Semantics.SUCCESS

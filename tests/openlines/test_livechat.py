@@ -8,7 +8,6 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.core.cache import cache
 from django.test import Client as HttpClient
 
 from contactcenter.asgi import application
@@ -16,15 +15,14 @@ from contactcenter.models import Connector
 from openlines.models import Agreement, OpenLine
 from openlines.services import actions
 from openlines.session_models import Client, Message, Session
+from tests.conftest import use_fresh_cache_namespace
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
+def fresh_rate_limits(fresh_cache):
     yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -371,7 +369,7 @@ async def test_rate_limits_follow_the_livechat_rate_limit_settings(chat_line, se
         )
         statuses.append(response.status_code)
     assert statuses == [200, 200, 429]
-    cache.clear()
+    use_fresh_cache_namespace(settings)
     data = await database_sync_to_async(start)("site")
     ws = await widget("site", data["token"])
     codes = []
