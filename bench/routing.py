@@ -9,7 +9,12 @@ decision reads the loads). Then, for "evenly" and "strictly":
 
 - ingest: a new client's first message through `message_ingest` (store, start the session, welcome text,
   route, announce) — what a webhook costs;
-- distribute: `line_distribute` alone for one waiting session (the routing decision and the assignment).
+- decision: the routing decision alone for one waiting session: under the line lock, the waiting list,
+  the queue, the last assignments ("evenly"), the availability and the loads of the agents the strategy
+  reaches, until it names the agent (rolled back, nothing assigned);
+- distribute: `line_distribute` for one waiting session: the decision, then the assignment and what
+  follows it in the same transaction (offer, deadline, KPI clock, CRM activity, realtime events, the
+  re-check of the chosen agent's limits under their lock, commit, push).
 
 Prints p50/p99 in milliseconds and the number of SQL queries, and writes the table into
 docs/performance.md. `--profile [ingest|distribute]` prints a cProfile of those runs instead;
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import random
 import time
@@ -31,14 +37,14 @@ from _common import django_setup, percentile, require_bench_database, table, wip
 django_setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection, reset_queries  # noqa: E402
+from django.db import connection, reset_queries, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from contactcenter.models import Connector, EmployeeProfile, Presence  # noqa: E402
 from openlines.models import OpenLine, QueueMember  # noqa: E402
 from openlines.services.ingest import InboundClient, InboundMessage, message_ingest  # noqa: E402
-from openlines.services.routing import line_distribute  # noqa: E402
+from openlines.services.routing import STRATEGIES, Eligibility, line_distribute, line_lock  # noqa: E402
 from openlines.session_models import Chat, Client, LineAgentState, Session, SessionStatus  # noqa: E402
 
 AGENTS = 1000
@@ -138,8 +144,8 @@ def main() -> None:
         "--profile",
         nargs="?",
         const="ingest",
-        choices=["ingest", "distribute"],
-        help="profile the ingest (default) or line_distribute runs (cProfile) instead of measuring",
+        choices=["ingest", "distribute", "decision"],
+        help="profile the ingest (default), line_distribute or decision runs (cProfile) instead of measuring",
     )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/performance.md")
     parser.add_argument(
@@ -172,15 +178,42 @@ def main() -> None:
     def distribute(_i: int) -> None:
         assert line_distribute(line.pk) == 1
 
+    def make_one_waiting(i: int) -> None:
+        # The previous decision's session leaves the queue, so each decision sees one waiting session.
+        Session.objects.filter(pk__in=waiting).update(closed=True, undistributed=False)
+        make_waiting(i)
+
+    def decide(_i: int) -> None:
+        # What line_distribute does up to the choice (routing.line_distribute, route_choice), then undone.
+        with transaction.atomic():
+            locked = line_lock(line.pk)
+            session = (
+                Session.objects.filter(line=locked, closed=False, undistributed=True)
+                .order_by("id")
+                .select_related("chat__client")
+                .first()
+            )
+            assert session is not None
+            session.line = locked
+            eligibility = Eligibility(locked, now=timezone.now())
+            choice = STRATEGIES[locked.queue_type].choose(locked, session, eligibility, set())
+            assert len(choice.user_ids) == 1
+            transaction.set_rollback(True)
+
     if args.profile:
         profiler = cProfile.Profile()
         for i in range(args.runs):
-            if args.profile == "distribute":
-                make_waiting(i)
+            setup, action = {
+                "ingest": (lambda i: None, ingest),
+                "distribute": (make_waiting, distribute),
+                "decision": (make_one_waiting, decide),
+            }[args.profile]
+            setup(i)
             profiler.enable()
-            (distribute if args.profile == "distribute" else ingest)(i)
+            action(i)
             profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        order = os.environ.get("PROFILE_SORT", "cumulative")
+        pstats.Stats(profiler).sort_stats(order).print_stats(int(os.environ.get("PROFILE_LINES", "40")))
         return
 
     if args.statements:
@@ -201,6 +234,7 @@ def main() -> None:
         for label, setup, action in (
             ("message_ingest (new client)", lambda i: None, ingest),
             ("line_distribute (one waiting)", make_waiting, distribute),
+            ("routing decision (one waiting)", make_one_waiting, decide),
         ):
             times, queries = measure(f"{queue_type}: {label}", args.runs, setup, action)
             rows.append(

@@ -303,7 +303,10 @@ def line_distribute(
         line = line_lock(line_id)
         routed = 0
         waiting = Session.objects.filter(line=line, closed=False, undistributed=True).order_by("id")
-        candidates = list(waiting.select_related("line", "chat__client")[:limit])
+        # Not select_related("line"): each row would repeat the line's 78 columns; they get the locked one.
+        candidates = list(waiting.select_related("chat__client")[:limit])
+        for session in candidates:
+            session.line = line
         still_waiting: list[Session] = []
         eligibility: Eligibility | None = None
         for index, session in enumerate(candidates):
@@ -312,7 +315,6 @@ def line_distribute(
                 continue
             if eligibility is None:
                 eligibility = Eligibility(line, now=at)
-            session.line = line
             choice = route_choice(line, session, eligibility, exclude=set(), at=at)
             if not choice.user_ids:
                 still_waiting.extend(candidates[index:])
