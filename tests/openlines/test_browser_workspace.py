@@ -270,6 +270,7 @@ def test_nothing_is_lost_when_the_server_restarts_mid_conversation(server, conte
     row_for(agent, "Before the restart").wait_for()
     row_for(agent, "Before the restart").click()
     agent.click(".action-answer")
+    agent.wait_for_selector(".group-in_progress .session-row:has-text('Before the restart')")
     agent.fill("#composer-input", "I am here")
     agent.press("#composer-input", "Enter")
     customer.locator(".msg-agent", has_text="I am here").wait_for()
@@ -325,6 +326,8 @@ def test_agent_creates_a_lead_from_the_client_panel(server, contexts):
 
     row_for(agent, "about prices").click()
     agent.click(".action-answer")
+    # As an agent would: wait until the conversation is theirs (the lead endpoint refuses an offered one).
+    agent.wait_for_selector(".group-in_progress .session-row:has-text('about prices')")
     # An anonymous visitor without contacts gets no automatic lead: the agent creates one with one click.
     agent.click(".action-create-lead")
     link = agent.locator("#client-panel a", has_text="Website chat")
