@@ -16,23 +16,43 @@
     const panel = document.getElementById("kpi-panel");
     const body = panel.querySelector(".kpi-panel-body");
 
-    function openHistory(id, focusRating) {
+    // The conversation the panel shows, and the one last asked for: a response that arrives after a later
+    // click is dropped, and asking again for the shown conversation (e.g. "rate" after "history") keeps the
+    // form as it is, so nothing typed into it is replaced.
+    let shownId = null;
+    let wantedId = null;
+
+    function focusRating(form) {
+      const vote = form && form.querySelector("input[name=vote_head]");
+      if (vote) vote.focus();
+    }
+
+    function openHistory(id, wantsRating) {
+      wantedId = id;
+      if (id === shownId && !panel.hidden) {
+        if (wantsRating) focusRating(body.querySelector(".kpi-rate-form"));
+        return;
+      }
       fetch(urlFor(page.dataset.historyUrl, id), {credentials: "same-origin"})
         .then((response) => {
           if (!response.ok) throw new Error(response.status);
           return response.text();
         })
         .then((html) => {
+          if (wantedId !== id) return;
           body.innerHTML = html; // rendered and escaped by the server
+          shownId = id;
           panel.hidden = false;
           const form = body.querySelector(".kpi-rate-form");
           if (form) {
             form.addEventListener("submit", submitRating);
-            if (focusRating) form.querySelector("input[name=vote_head]").focus();
+            if (wantsRating) focusRating(form);
           }
         })
         .catch(() => {
+          if (wantedId !== id) return;
           body.textContent = page.dataset.errorText || "Error";
+          shownId = null;
           panel.hidden = false;
         });
     }
