@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import router
+from django.db import connection, router
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.deletion import Collector
 from django.utils.translation import gettext as _
@@ -17,7 +17,7 @@ from contactcenter.models import Department, EmployeeProfile
 from contactcenter.selectors import department_member_ids
 from openlines.models import OpenLine, QueueMember
 from openlines.resync import RESYNC_HAVE_MAX, RESYNC_LIMIT
-from openlines.session_models import Message, Session, SessionOffer, SessionParticipant
+from openlines.session_models import LineAgentState, Message, Session, SessionOffer, SessionParticipant
 
 
 def _department_tree_ids(department: Department) -> set[int]:
@@ -76,6 +76,27 @@ def line_queue_user_ids(*, line: OpenLine) -> list[int]:
                 seen.add(uid)
                 result.append(uid)
     return result
+
+
+def line_assignment_ranks(*, line_id: int) -> dict[int, int]:
+    """Each agent's rank by their last assignment on the line: 1 = longest ago, equal times share a rank;
+    agents never assigned there are absent ("evenly" routing).
+
+    One plain statement: for a queue of 1,000 agents the ORM's per-row conversion of the window
+    expression cost more than the database's answer (bench/routing.py --profile decision).
+    """
+    quote = connection.ops.quote_name
+    table = quote(LineAgentState._meta.db_table)
+    line_column, user_column, at_column = (
+        quote(LineAgentState._meta.get_field(name).column) for name in ("line", "user", "last_assigned_at")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {user_column}, DENSE_RANK() OVER (ORDER BY {at_column}) FROM {table} "  # noqa: S608  (names from the model)
+            f"WHERE {line_column} = %s AND {at_column} IS NOT NULL",
+            [line_id],
+        )
+        return dict(cursor.fetchall())
 
 
 # Which collected model counts as a "conversation" and which as a "message" in the deletion summary.

@@ -17,15 +17,14 @@ from itertools import islice
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, F, Q, Window
-from django.db.models.functions import DenseRank
+from django.db.models import Count, Q
 from django.utils import timezone
 
 import contactcenter.db  # noqa: F401  (registers the any_of lookup)
 from contactcenter.models import Department, EmployeeProfile
 from contactcenter.selectors import Unavailability, available_user_ids, user_is_absent
 from openlines.models import OpenLine, QueueMember
-from openlines.selectors import line_queue_user_ids
+from openlines.selectors import line_assignment_ranks, line_queue_user_ids
 from openlines.services import lifecycle
 from openlines.services.events import event_publish_many
 from openlines.session_models import LineAgentState, Session, SessionOffer, SessionStatus, Transfer
@@ -165,13 +164,9 @@ class Evenly(Strategy):
         pool = [uid for uid in eligibility.queue if uid not in exclude]
         if not pool:
             return Choice([])
-        # The rank of each agent's last assignment (equal times, equal ranks; never assigned: 0) instead of
-        # the times themselves: a queue of 1,000 agents spent more time converting timestamps than reading.
-        rank = dict(
-            LineAgentState.objects.filter(line=line, last_assigned_at__isnull=False)
-            .annotate(rank=Window(DenseRank(), order_by=F("last_assigned_at").asc()))
-            .values_list("user_id", "rank")
-        )
+        # Ranks instead of the times themselves: a queue of 1,000 agents spent more time converting
+        # timestamps than reading them. Never assigned: rank 0, first.
+        rank = line_assignment_ranks(line_id=line.pk)
         # sorted() is stable: equal times keep queue order.
         best = eligibility.first(sorted(pool, key=lambda uid: rank.get(uid, 0)))
         return Choice([best] if best is not None else [])

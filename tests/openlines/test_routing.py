@@ -18,7 +18,7 @@ from contactcenter.services.availability import (
 )
 from openlines.models import OpenLine, QueueMember
 from openlines.services import actions, routing
-from openlines.session_models import Session, SessionOffer, SessionStatus
+from openlines.session_models import LineAgentState, Session, SessionOffer, SessionStatus
 from tests.openlines.conftest import advance, reload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,6 +32,18 @@ def test_evenly_gives_each_enquiry_to_the_least_recently_assigned_agent(write, a
     sessions = [write("Hi", who=f"c{i}").session for i in range(4)]
     a, b, c = (u.pk for u in agents)
     assert owners(sessions) == [a, b, c, a]
+
+
+def test_evenly_takes_the_longest_unassigned_and_breaks_equal_times_by_queue_order(write, agents, connector):
+    first, second, third = agents
+    earlier = timezone.now() - timedelta(minutes=5)
+    # `second` and `third` were last assigned at the same instant (one distribution round), before `first`.
+    for user, at in ((first, earlier + timedelta(minutes=1)), (second, earlier), (third, earlier)):
+        LineAgentState.objects.update_or_create(
+            line=connector.line, user=user, defaults={"last_assigned_at": at}
+        )
+    sessions = [write("Hi", who=f"c{i}").session for i in range(3)]
+    assert owners(sessions) == [second.pk, third.pk, first.pk]
 
 
 def test_strictly_always_starts_from_the_top_of_the_queue(make_line, agents, connector, write):
