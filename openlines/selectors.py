@@ -87,9 +87,10 @@ def line_assignment_ranks(*, line_id: int) -> dict[int, int]:
     """
     quote = connection.ops.quote_name
     table = quote(LineAgentState._meta.db_table)
-    line_column, user_column, at_column = (
-        quote(LineAgentState._meta.get_field(name).column) for name in ("line", "user", "last_assigned_at")
-    )
+    columns = {
+        field.name: quote(field.column) for field in LineAgentState._meta.concrete_fields if field.column
+    }
+    line_column, user_column, at_column = columns["line"], columns["user"], columns["last_assigned_at"]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {user_column}, DENSE_RANK() OVER (ORDER BY {at_column}) FROM {table} "  # noqa: S608  (names from the model)
