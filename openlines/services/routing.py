@@ -164,8 +164,7 @@ class Evenly(Strategy):
         pool = [uid for uid in eligibility.queue if uid not in exclude]
         if not pool:
             return Choice([])
-        # Ranks instead of the times themselves: a queue of 1,000 agents spent more time converting
-        # timestamps than reading them. Never assigned: rank 0, first.
+        # Never assigned on this line: rank 0, first.
         rank = line_assignment_ranks(line_id=line.pk)
         # sorted() is stable: equal times keep queue order.
         best = eligibility.first(sorted(pool, key=lambda uid: rank.get(uid, 0)))
