@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,12 +73,18 @@ RESYNC_HAVE_MAX = 1000  # openlines.resync
 class ResyncCursor:
     """What static/openlines/agent.js and static/livechat/widget.js keep for a resync: the highest event id
     held (`since`) and the ids received with their local receive time; a resync lists those of the
-    server's lookback window (relative to the cursor's event, plus a margin) as `have`."""
+    server's lookback window (relative to the cursor's event, plus a margin) as `have`. Like the pages it
+    also resyncs every `resync_every` seconds (told in `hello`) while connected (`resync_periodically`);
+    `caught_up_at` is when the newest answered request was sent: the page holds everything committed before.
+    """
 
     def __init__(self) -> None:
         self.since = 0
         self.received: dict[int, float] = {}
         self.lookback = 60.0
+        self.every = 30.0
+        self.asked: deque[tuple[float, bool]] = deque()  # (sent at, periodic)
+        self.caught_up_at = 0.0
 
     def seed(self, last_event_id: int, recent_event_ids: list[int]) -> None:
         """A page load: resume after the snapshot, holding the recent events it already reflects."""
@@ -94,17 +100,45 @@ class ResyncCursor:
         self.since = max(self.since, event_id)
         return True
 
-    def request(self) -> dict[str, Any]:
+    def request(self, *, periodic: bool = False) -> dict[str, Any]:
         newest = self.received.get(self.since, time.monotonic())
         start = newest - (self.lookback + RESYNC_MARGIN)
         for event_id in [i for i, at in self.received.items() if at < start]:
             del self.received[event_id]
         have = sorted(self.received, reverse=True)[:RESYNC_HAVE_MAX]
+        self.asked.append((time.monotonic(), periodic))
         return {"type": "resync", "since": self.since, "have": have}
 
+    def answered(self) -> bool:
+        """A resync answer arrived (answers come in the order of the requests on one socket); whether it
+        answers a periodic request."""
+        if not self.asked:
+            return False
+        sent_at, periodic = self.asked.popleft()
+        self.caught_up_at = max(self.caught_up_at, sent_at)
+        return periodic
+
     def hello(self, message: dict[str, Any]) -> None:
+        self.asked.clear()  # requests on the previous socket are never answered
         if isinstance(message.get("resync_lookback"), int):
             self.lookback = float(message["resync_lookback"])
+        if isinstance(message.get("resync_every"), int):
+            self.every = float(message["resync_every"])
+
+
+def note_via(via: defaultdict[int, set[str]], events: list[dict[str, Any]], how: str) -> None:
+    for event in events:
+        if event.get("type") == "message.new":
+            via[int(event["message"]["id"])].add(how)
+
+
+async def resync_periodically(page: Widget | Agent) -> None:
+    """The pages' periodic resync while connected: it brings pushes lost without the socket closing (the
+    process that committed them died before pushing), which no reconnect announces."""
+    while not page.run.finished:
+        await asyncio.sleep(page.cursor.every * (1 + random.random() * 0.2))
+        if page.ws is not None and page.cursor.since:
+            await send_json(page.ws, page.cursor.request(periodic=True))
 
 
 @dataclass
@@ -193,6 +227,8 @@ class ChaosCluster:
             DATABASE_URL=config.database_url,
             REDIS_URL=config.redis_url,
             REDIS_KEY_PREFIX=config.redis_prefix,
+            # The pages resync every 2 s while connected (30 by default): the drain waits for one.
+            RESYNC_INTERVAL="2",
         )
         self.ports = [free_port() for _ in range(config.web_processes)]
         self.setup: dict[str, Any] = {}
@@ -305,6 +341,7 @@ class Run:
     config: ChaosConfig
     ports: list[int]
     started: float = field(default_factory=time.monotonic)
+    wall_started: float = field(default_factory=time.time)
     stop_new: asyncio.Event = field(default_factory=asyncio.Event)
     finished: bool = False
     ignored_offer: dict[int, int] = field(default_factory=dict)  # session id -> agent that ignored it
@@ -354,6 +391,8 @@ class Widget:
         self.reconnects = 0
         self.resyncs = 0
         self.resync_paged = 0  # answers with `more` (capped): the page asks again from its new cursor
+        # How each message arrived: "push", "resync" (after a connect) and/or "periodic" (resync).
+        self.via: defaultdict[int, set[str]] = defaultdict(set)
         self.synced = False  # connected and the resync after the last (re)connect answered
         self.errors: list[str] = []
 
@@ -448,7 +487,9 @@ class Widget:
                 self.errors.append(json.dumps(msg)[:300])
         elif kind == "resync":
             self.resyncs += 1
+            periodic = self.cursor.answered()
             fresh = sum([self.on_event(event) for event in msg.get("events") or []])
+            note_via(self.via, msg.get("events") or [], "periodic" if periodic else "resync")
             if msg.get("more") and fresh:
                 # Capped: ask again from the new cursor, as the widget does.
                 self.resync_paged += 1
@@ -458,6 +499,7 @@ class Widget:
             else:
                 self.synced = self.ws is not None
         elif kind not in ("hello", "pong", "consent.ok", "form.ok"):
+            note_via(self.via, [msg], "push")
             self.on_event(msg)
 
     def on_event(self, event: dict[str, Any]) -> bool:
@@ -511,8 +553,10 @@ class Agent:
         self.reconnects = 0
         self.resyncs = 0
         self.resync_paged = 0
+        self.via: defaultdict[int, set[str]] = defaultdict(set)
         self.synced = False
         self.http_errors: list[str] = []
+        self.sockets: list[tuple[float, int]] = []  # (connected at, port), run time
         self.tasks: set[asyncio.Task[Any]] = set()
         self.http: Any = None
         self.ws: Any = None
@@ -566,6 +610,7 @@ class Agent:
                         raise RuntimeError(f"agent socket refused: {hello}")
                     retries = 0
                     self.ws = ws
+                    self.sockets.append((time.monotonic() - self.run.started, port))
                     self.cursor.hello(hello)
                     if self.cursor.since:
                         await ws.send(json.dumps(self.cursor.request()))
@@ -618,7 +663,9 @@ class Agent:
         kind = msg.get("type")
         if kind == "resync":
             self.resyncs += 1
+            periodic = self.cursor.answered()
             fresh = sum([self.on_event(event) for event in msg.get("events") or []])
+            note_via(self.via, msg.get("events") or [], "periodic" if periodic else "resync")
             if msg.get("more") and fresh and self.ws is not None:
                 # Capped: ask again from the new cursor, as the workspace does.
                 self.resync_paged += 1
@@ -626,6 +673,7 @@ class Agent:
             else:
                 self.synced = True
         elif kind not in ("hello", "heartbeat.ack", "watching", "unwatched", "error"):
+            note_via(self.via, [msg], "push")
             self.on_event(msg)
 
     def on_event(self, event: dict[str, Any]) -> bool:
@@ -751,11 +799,13 @@ async def run_load(cluster: ChaosCluster) -> dict[str, Any]:
     for agent in agents:
         await agent.start()
     agent_tasks = [asyncio.ensure_future(a.connection()) for a in agents]
+    agent_tasks += [asyncio.ensure_future(resync_periodically(a)) for a in agents]
     widgets = [Widget(n, run) for n in range(cfg.clients)]
     await asyncio.gather(*(w.open() for w in widgets))
     widget_tasks = [asyncio.ensure_future(w.connection()) for w in widgets]
+    widget_tasks += [asyncio.ensure_future(resync_periodically(w)) for w in widgets]
     await asyncio.sleep(1)  # sockets open
-    run.started = time.monotonic()
+    run.started, run.wall_started = time.monotonic(), time.time()
     run.note("load starts")
     talk = [asyncio.ensure_future(w.conversations()) for w in widgets]
 
@@ -788,12 +838,15 @@ async def run_load(cluster: ChaosCluster) -> dict[str, Any]:
     await chaos_task
     await asyncio.gather(*talk)
     # Drain: outboxes empty, every conversation closed by its timeout, agents' sends finished.
-    deadline = time.monotonic() + cfg.drain_timeout
+    drain_started = time.monotonic()
+    deadline = drain_started + cfg.drain_timeout
     while time.monotonic() < deadline:
         cluster.procs.check_alive()
         pending = sum(len(w.outbox) for w in widgets) + sum(len(a.tasks) for a in agents)
-        # Every page connected again and caught up, as a page left open would be.
-        pending += sum(not w.synced for w in widgets) + sum(not a.synced for a in agents)
+        # Every page connected again and caught up, as a page left open would be: its resync after the
+        # reconnect answered, and a periodic one asked after the kills (a push lost with its process).
+        pages: list[Widget | Agent] = [*widgets, *agents]
+        pending += sum(not p.synced or p.cursor.caught_up_at < drain_started for p in pages)
         if not pending and not await asyncio.to_thread(open_sessions, cfg.database_url):
             break
         await asyncio.sleep(0.5)
@@ -856,8 +909,8 @@ def verify(cluster: ChaosCluster, run: Run, widgets: list[Widget], agents: list[
             "SELECT id, chat_id, session_id, author_type, author_id, text, internal FROM openlines_message"
         ).fetchall()
         events = conn.execute(
-            "SELECT id, session_id, user_id, type, payload->'message'->>'id' FROM openlines_realtimeevent"
-            " WHERE type IN ('message.new', 'offer.new', 'session.closed')"
+            "SELECT id, session_id, user_id, type, payload->'message'->>'id', extract(epoch FROM created_at)"
+            " FROM openlines_realtimeevent WHERE type IN ('message.new', 'offer.new', 'session.closed')"
         ).fetchall()
         sessions = conn.execute("SELECT id, chat_id, operator_id, closed FROM openlines_session").fetchall()
         transfers = conn.execute(
@@ -903,6 +956,8 @@ def verify(cluster: ChaosCluster, run: Run, widgets: list[Widget], agents: list[
         client_stats["reconnects"] += w.reconnects
         client_stats["resyncs"] += w.resyncs
         client_stats["resync_paged"] += w.resync_paged
+        # Without the periodic resync these would have stayed missing (or arrived only after a reconnect).
+        client_stats["only_by_periodic_resync"] += sum(w.via[mid] == {"periodic"} for mid in expected)
         if missing:
             problems.append(
                 f"client {w.index}: {len(missing)} messages never received, e.g. {sorted(missing)[:5]}"
@@ -914,7 +969,11 @@ def verify(cluster: ChaosCluster, run: Run, widgets: list[Widget], agents: list[
     offers: dict[tuple[int, int], int] = {}
     session_events: dict[int, list[tuple[int, int]]] = defaultdict(list)
     closed_events: Counter[int] = Counter()
-    for event_id, session_id, user_id, kind, message_id in events:
+    created = {
+        int(row[4]): float(row[5]) - run.wall_started for row in events if row[3] == "message.new" and row[4]
+    }
+    authors = {row[0]: row[3] for row in messages}
+    for event_id, session_id, user_id, kind, message_id, _created in events:
         if kind == "offer.new" and user_id is not None:
             offers[(session_id, user_id)] = max(offers.get((session_id, user_id), 0), event_id)
         elif kind == "message.new" and user_id is None and message_id is not None:
@@ -923,6 +982,7 @@ def verify(cluster: ChaosCluster, run: Run, widgets: list[Widget], agents: list[
             closed_events[session_id] += 1
     by_user = {a.user_id: a for a in agents}
     agent_stats: Counter[str] = Counter()
+    late_examples: list[str] = []
     for session_id, _chat_id, operator_id, _closed in sessions:
         agent = by_user.get(operator_id)
         if agent is None or session_id not in agent.answered | set(agent.received):
@@ -932,10 +992,23 @@ def verify(cluster: ChaosCluster, run: Run, widgets: list[Widget], agents: list[
         got = agent.received.get(session_id, set())
         agent_stats["expected"] += len(expected)
         agent_stats["received"] += len(expected & got)
+        only_periodic = sorted(mid for mid in expected if agent.via[mid] == {"periodic"})
+        agent_stats["only_by_periodic_resync"] += len(only_periodic)
+        late_examples.extend(
+            f"agent {agent.index} session {session_id} message {mid} ({authors.get(mid)})"
+            f" at {created.get(mid, 0):.1f} s, socket {[c for c in agent.sockets if c[0] <= created.get(mid, 0)][-1:]}"
+            for mid in only_periodic[:2]
+        )
         if expected - got:
             problems.append(
                 f"agent {agent.index}: session {session_id}: {len(expected - got)} messages never received,"
                 f" e.g. {sorted(expected - got)[:5]}"
+                # When and from whom, to set against the timeline (a push lost with a killed process?).
+                + "".join(
+                    f"\n  message {mid}: {authors.get(mid)} at {created.get(mid, 0):.1f} s"
+                    for mid in sorted(expected - got)[:5]
+                )
+                + f"\n  agent home port {agent.home}, reconnects {agent.reconnects}; timeline {run.timeline}"
             )
     for agent in agents:
         agent_stats["raw_duplicates"] += sum(n - 1 for n in agent.raw.values())
@@ -1018,6 +1091,7 @@ def verify(cluster: ChaosCluster, run: Run, widgets: list[Widget], agents: list[
         "problem_count": len(problems),
         "clients": dict(client_stats),
         "agents": dict(agent_stats),
+        "only_by_periodic_resync_examples": late_examples[:20],
         "conversations": len(sessions),
         "auto_closed": sum(1 for s in sessions if s[3] and auto_close[s[0]] == 1),
         "forwards": sum(len(t) for t in forwards.values()),

@@ -2,7 +2,8 @@
 
 Besides presence (online while a socket is open) the page sends:
 - `{"type": "resync", "since": <event id>, "have": [<event id>, ...]}`: the events it missed, answered as
-  `{"type": "resync", "since": ..., "events": [...], "more": bool}` (`openlines.resync`);
+  `{"type": "resync", "since": ..., "events": [...], "more": bool}` (`openlines.resync`); after a
+  reconnect and every `resync_every` seconds (told in `hello`) while connected;
 - `{"type": "watch" | "unwatch", "session_id": n}`: follow a conversation the user may see but does not
   hold (supervisors), i.e. join its `session.<id>` group;
 - `{"type": "typing", "session_id": n}`: the agent is typing to the client;
@@ -86,7 +87,12 @@ class StaffConsumer(AsyncJsonWebsocketConsumer):
         await call_then_push(presence_connect, user_id=user.pk)
         # The page sends `have` for this window (plus a margin) of what it received.
         await self.send_json(
-            {"type": "hello", "user_id": user.pk, "resync_lookback": settings.RESYNC_LOOKBACK}
+            {
+                "type": "hello",
+                "user_id": user.pk,
+                "resync_lookback": settings.RESYNC_LOOKBACK,
+                "resync_every": settings.RESYNC_INTERVAL,
+            }
         )
 
     async def disconnect(self, code: int) -> None:

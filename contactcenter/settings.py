@@ -205,6 +205,10 @@ PRESENCE_IDLE_SECONDS = env.int("PRESENCE_IDLE_SECONDS", default=900)
 # cursor's event, that the page does not list as held: ids are taken at insert but transactions commit out of
 # order, so this must exceed the longest transaction that publishes events.
 RESYNC_LOOKBACK = env.int("RESYNC_LOOKBACK", default=60)
+# Pages also resync every this many seconds while connected: a push lost without the socket closing (the
+# publishing process died between its commit and its push, or the channel layer dropped the message) is
+# noticed by no reconnect, so this bounds how long such an event can stay missing.
+RESYNC_INTERVAL = env.int("RESYNC_INTERVAL", default=30)
 
 # Live chat widget abuse limits (per visitor, per IP for new visitor sessions). Raise them only for load
 # tests (bench/ws_latency.py), where thousands of visitors come from one address.

@@ -2,7 +2,8 @@
 
 No Origin check: the widget runs on customers' own sites. The signed visitor token is the credential.
 The widget sends `message` (with its own `client_id` per message), `typing`, `consent`, `form`, `rate`,
-`resync` (`since` an event id, `have` the ids it holds: `openlines.resync`) and `ping`; it receives the
+`resync` (`since` an event id, `have` the ids it holds: `openlines.resync`; after a reconnect and every
+`resync_every` seconds, told in `hello`, while it has a conversation) and `ping`; it receives the
 chat's client events, reshaped for visitors.
 """
 
@@ -61,7 +62,13 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         await self._join_chat()
         # The widget sends `have` for this window (plus a margin) of what it received.
-        await self.send_json({"type": "hello", "resync_lookback": settings.RESYNC_LOOKBACK})
+        await self.send_json(
+            {
+                "type": "hello",
+                "resync_lookback": settings.RESYNC_LOOKBACK,
+                "resync_every": settings.RESYNC_INTERVAL,
+            }
+        )
 
     async def disconnect(self, code: int) -> None:
         if self.chat_id is not None:

@@ -49,8 +49,9 @@ def client_group(chat_id: int) -> str:
     return f"chat.{chat_id}.client"
 
 
-def _offered_and_participants(session_ids: Iterable[int]) -> dict[int, set[int]]:
-    """Agents offered, and participants, per session: one query for both relations and all sessions."""
+def _staff_audiences(session_ids: Iterable[int]) -> dict[int, set[int]]:
+    """The agent, the agents offered and the participants of each session as the database has them now:
+    one query for the three relations and all sessions."""
     ids = sorted(set(session_ids))
     audiences: dict[int, set[int]] = {pk: set() for pk in ids}
     if not ids:
@@ -58,7 +59,12 @@ def _offered_and_participants(session_ids: Iterable[int]) -> dict[int, set[int]]
     rows = (
         SessionOffer.objects.filter(session_id__in=ids)
         .values_list("session_id", "user_id")
-        .union(SessionParticipant.objects.filter(session_id__in=ids).values_list("session_id", "user_id"))
+        .union(
+            SessionParticipant.objects.filter(session_id__in=ids).values_list("session_id", "user_id"),
+            Session.objects.filter(pk__in=ids, operator__isnull=False)
+            .order_by()
+            .values_list("pk", "operator_id"),
+        )
     )
     for session_id, user_id in rows:
         audiences[session_id].add(user_id)
@@ -67,7 +73,7 @@ def _offered_and_participants(session_ids: Iterable[int]) -> dict[int, set[int]]
 
 def session_audience_user_ids(session: Session) -> set[int]:
     """Staff who see a conversation in their workspace: its agent, agents it is offered to, participants."""
-    ids = _offered_and_participants([session.pk])[session.pk]
+    ids = _staff_audiences([session.pk])[session.pk]
     if session.operator_id is not None:
         ids.add(session.operator_id)
     return ids
@@ -90,7 +96,9 @@ class _Committed:
 
 
 def _outgoing(batch: list[_Committed]) -> Outgoing:
-    audiences = _offered_and_participants(item.session.pk for item in batch if item.session is not None)
+    # Read after the commit: an agent who took the conversation in a transaction that committed between
+    # this one and now sees the event in a resync, so the push must reach them too.
+    audiences = _staff_audiences(item.session.pk for item in batch if item.session is not None)
     by_group: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for item in batch:
         for row in item.rows:

@@ -280,6 +280,8 @@
       retries = 0;
       setStatus("");
       if (msg.resync_lookback) { lookback = msg.resync_lookback; }
+      if (msg.resync_every) { resyncEvery = msg.resync_every; }
+      scheduleResync();
       resync();
       flushOutbox();
     } else if (msg.type === "ack") {
@@ -324,6 +326,17 @@
     } else if (msg.type) {
       handleEvent(msg);
     }
+  }
+
+  // Also resync now and then while connected: a push lost without the socket closing (its sender died
+  // between commit and push) comes with no reconnect. Jittered so reconnected widgets do not ask together.
+  var resyncEvery = 30, resyncTimer = null;
+  function scheduleResync() {
+    clearTimeout(resyncTimer);
+    resyncTimer = setTimeout(function () {
+      if (socket && socket.readyState === WebSocket.OPEN && state && (state.open || state.has_written)) { resync(); }
+      scheduleResync();
+    }, resyncEvery * (1 + Math.random() * 0.2) * 1000);
   }
 
   function connect() {

@@ -510,6 +510,8 @@
         retries = 0;
         setConnection("open");
         if (msg.resync_lookback) { lookback = msg.resync_lookback; }
+        if (msg.resync_every) { resyncEvery = msg.resync_every; }
+        scheduleResync();
         if (lastEventId) { resync(); }
         if (currentId) { send({ type: "watch", session_id: currentId }); }
         loadList();
@@ -533,6 +535,16 @@
     };
   }
   setInterval(function () { send({ type: "heartbeat" }); }, 60000);
+  // Also resync now and then while connected: a push lost without the socket closing (its sender died
+  // between commit and push) comes with no reconnect. Jittered so reconnected pages do not ask together.
+  var resyncEvery = 30, resyncTimer = null;
+  function scheduleResync() {
+    clearTimeout(resyncTimer);
+    resyncTimer = setTimeout(function () {
+      if (socket && socket.readyState === WebSocket.OPEN && lastEventId) { resync(); }
+      scheduleResync();
+    }, resyncEvery * (1 + Math.random() * 0.2) * 1000);
+  }
 
   /* ---- Start ---- */
   $("placeholder").textContent = T.empty;

@@ -32,7 +32,12 @@ async def test_logged_in_agent_connects_and_is_online(agent):
     ws = communicator(cookie)
     connected, _ = await ws.connect()
     assert connected
-    assert await ws.receive_json_from() == {"type": "hello", "user_id": agent.pk, "resync_lookback": 60}
+    assert await ws.receive_json_from() == {
+        "type": "hello",
+        "user_id": agent.pk,
+        "resync_lookback": 60,
+        "resync_every": 30,
+    }
     presence = await database_sync_to_async(Presence.objects.get)(user=agent)
     assert presence.connections == 1 and presence.last_seen is not None
     await ws.send_json_to({"type": "heartbeat"})

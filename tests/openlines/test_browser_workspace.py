@@ -8,6 +8,7 @@ browser contexts; what one does must show up live in the others.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "demo-pass-1234"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 TIMEOUT = 15_000
+RESYNC_INTERVAL = 2
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,6 +58,8 @@ class Server:
                 "DEMO_PASSWORD": PASSWORD,
                 "PYTHONUNBUFFERED": "1",
                 "DEBUG": "true",
+                # Pages resync every 2 s while connected (default 30), so a lost push shows quickly.
+                "RESYNC_INTERVAL": str(RESYNC_INTERVAL),
             }
         )
         log = self.log_path.open("a")
@@ -117,8 +121,33 @@ def contexts(browser):
         context.close()
 
 
-def agent_page(contexts, server: Server, username: str):
-    page = contexts(viewport={"width": 1280, "height": 800}).new_page()
+class LossySocket:
+    """Sits between a page and the server's socket; while `dropping`, the server's pushed events are lost on
+    the way (as when the process that committed them dies before pushing) and only answers get through."""
+
+    ANSWERS = frozenset({"hello", "resync", "ack", "pong", "heartbeat.ack", "watching", "unwatched", "error"})
+
+    def __init__(self) -> None:
+        self.dropping = False
+        self.dropped = 0
+
+    def route(self, ws) -> None:
+        to_server = ws.connect_to_server()
+
+        def forward(message) -> None:
+            if self.dropping and json.loads(message).get("type") not in self.ANSWERS:
+                self.dropped += 1
+                return
+            ws.send(message)
+
+        to_server.on_message(forward)
+
+
+def agent_page(contexts, server: Server, username: str, *, lossy: LossySocket | None = None):
+    context = contexts(viewport={"width": 1280, "height": 800})
+    if lossy is not None:
+        context.route_web_socket(re.compile(r".*/ws/staff/.*"), lossy.route)
+    page = context.new_page()
     page.goto(f"{server.base}/admin/login/?next=/agent/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
@@ -128,13 +157,16 @@ def agent_page(contexts, server: Server, username: str):
     return page
 
 
-def customer_page(contexts, server: Server, *, mobile: bool = False):
+def customer_page(contexts, server: Server, *, mobile: bool = False, lossy: LossySocket | None = None):
     options = (
         {"viewport": {"width": 390, "height": 760}, "is_mobile": True, "has_touch": True}
         if mobile
         else {"viewport": {"width": 1200, "height": 800}}
     )
-    page = contexts(**options).new_page()
+    context = contexts(**options)
+    if lossy is not None:
+        context.route_web_socket(re.compile(r".*/ws/livechat/.*"), lossy.route)
+    page = context.new_page()
     page.goto(f"{server.base}/livechat/demo/")
     page.click(".launcher")
     page.wait_for_selector(".panel .title:text('Website chat')")
@@ -303,6 +335,30 @@ def test_nothing_is_lost_when_the_server_restarts_mid_conversation(server, conte
     ]
     assert relevant == ["Before the restart", "I am here", "Typed while the server was down", "Welcome back"]
     customer.screenshot(path=str(SCREENSHOTS / "widget-desktop.png"))
+
+
+def test_pushes_lost_without_a_reconnect_arrive_with_the_next_periodic_resync(server, contexts):
+    agent_socket, customer_socket = LossySocket(), LossySocket()
+    agent = agent_page(contexts, server, "agent1", lossy=agent_socket)
+    customer = customer_page(contexts, server, lossy=customer_socket)
+    customer_says(customer, "Checking lost pushes")
+    customer.wait_for_selector(".msg-client:not(.pending):has-text('lost pushes')")
+    row_for(agent, "lost pushes").click()
+    agent.click(".action-answer")
+    agent.wait_for_selector(".group-in_progress .session-row:has-text('lost pushes')")
+
+    # Neither socket closes, so neither page reconnects: only the periodic resync can bring these.
+    agent_socket.dropping = customer_socket.dropping = True
+    customer_says(customer, "Written while the pushes are lost")
+    customer.wait_for_selector(".msg-client:not(.pending):has-text('while the pushes are lost')")
+    agent.fill("#composer-input", "Answered while the pushes are lost")
+    agent.press("#composer-input", "Enter")
+
+    within = RESYNC_INTERVAL * 1.2 * 1000 + 5_000
+    agent.locator(".msg-client .text", has_text="Written while the pushes are lost").wait_for(timeout=within)
+    customer.locator(".msg-agent", has_text="Answered while the pushes are lost").wait_for(timeout=within)
+    assert agent_socket.dropped and customer_socket.dropped  # the pushes really were lost
+    assert agent.locator(".msg-client .text", has_text="Written while the pushes are lost").count() == 1
 
 
 def test_standalone_chat_page_fills_a_phone_screen(server, contexts):

@@ -45,7 +45,7 @@ async def widget(code: str, token: str) -> WebsocketCommunicator:
     )
     connected, _ = await ws.connect()
     assert connected
-    assert await ws.receive_json_from() == {"type": "hello", "resync_lookback": 60}
+    assert await ws.receive_json_from() == {"type": "hello", "resync_lookback": 60, "resync_every": 30}
     return ws
 
 

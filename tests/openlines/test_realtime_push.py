@@ -84,6 +84,19 @@ def test_two_events_of_one_transaction_cost_one_audience_query_and_one_send_per_
     assert event_types(to_watchers()) == [["test.one", "test.two"]]
 
 
+def test_an_agent_who_took_the_conversation_between_commit_and_push_gets_the_push(session, agents, listen):
+    # Their resync would show the event (they hold the conversation now), so the push must reach them too.
+    to_new_agent = listen(staff_group(agents[1].pk))
+    to_old_agent = listen(staff_group(agents[0].pk))
+    as_published = Session.objects.get(pk=session.pk)
+    with transaction.atomic():
+        event_publish(type="test.message", session=as_published, payload={})
+        # What a transfer committed by another process in between leaves in the database.
+        Session.objects.filter(pk=session.pk).update(operator=agents[1])
+    assert event_types(to_new_agent()) == [["test.message"]]
+    assert event_types(to_old_agent()) == [["test.message"]]
+
+
 def test_events_of_a_rolled_back_savepoint_are_never_pushed(session, agents, listen):
     to_agent = listen(staff_group(agents[0].pk))
     with transaction.atomic():
