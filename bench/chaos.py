@@ -630,6 +630,11 @@ class Agent:
             retries += 1
             port = random.choice(self.run.ports)
 
+    def socket_at(self, at: float) -> tuple[float, int] | None:
+        """The socket the page had open at `at` (run time): when it connected and to which port."""
+        before = [entry for entry in self.sockets if entry[0] <= at]
+        return before[-1] if before else None
+
     async def start(self) -> None:
         import httpx
 
@@ -996,7 +1001,7 @@ def verify(cluster: ChaosCluster, run: Run, widgets: list[Widget], agents: list[
         agent_stats["only_by_periodic_resync"] += len(only_periodic)
         late_examples.extend(
             f"agent {agent.index} session {session_id} message {mid} ({authors.get(mid)})"
-            f" at {created.get(mid, 0):.1f} s, socket {[c for c in agent.sockets if c[0] <= created.get(mid, 0)][-1:]}"
+            f" at {created.get(mid, 0):.1f} s, socket (since, port) {agent.socket_at(created.get(mid, 0))}"
             for mid in only_periodic[:2]
         )
         if expected - got:
