@@ -29,10 +29,32 @@ class AnyOf(models.Lookup):
         if not values:
             raise EmptyResultSet
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        # `lhs` is the compiled column reference, never user input; the values travel as one parameter.
-        if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s)", (*lhs_params, values)
-        return f"{lhs} IN (SELECT value FROM json_each(%s))", (*lhs_params, json.dumps(values))  # noqa: S608
+        condition, param = any_of_sql(lhs, values, connection)
+        return condition, (*lhs_params, param)
+
+
+def any_of_sql(column: str, values: list[int], connection: BaseDatabaseWrapper) -> tuple[str, Any]:
+    """`column` equal to one of `values`, the values as ONE parameter (see `AnyOf`); `column` is a compiled
+    column reference, never user input."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", values
+    return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(values)  # noqa: S608
+
+
+class SqlNames:
+    """Quoted table and column names of a model, for the few statements written in SQL (hot paths)."""
+
+    def __init__(self, model: type[models.Model], connection: BaseDatabaseWrapper) -> None:
+        quote = connection.ops.quote_name
+        self.table = quote(model._meta.db_table)
+        self._columns = {
+            field.name: quote(field.column)
+            for field in model._meta.concrete_fields
+            if isinstance(field, models.Field) and field.column
+        }
+
+    def __getitem__(self, field_name: str) -> str:
+        return self._columns[field_name]
 
 
 models.Field.register_lookup(AnyOf)

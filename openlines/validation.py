@@ -343,6 +343,8 @@ def _parse_users(value: Any) -> list[int]:
         return []
     if isinstance(value, str | int):
         value = _split_list(str(value))
+    if not isinstance(value, list | tuple | models.QuerySet):
+        raise _Invalid(_("Enter a list of user ids."))
     ids: list[int] = []
     for item in value:
         ids.append(item.pk if isinstance(item, models.Model) else _parse_int(item))

@@ -15,14 +15,15 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import BooleanField, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contactcenter.connectors.kinds import ConnectorKind
 from contactcenter.models import Connector
-from contactcenter.selectors import available_user_ids, available_users
+from contactcenter.selectors import availability_sql, available_user_ids
 from openlines import signals
 from openlines.models import OpenLine
 from openlines.services import bots, lifecycle, ratings, routing
@@ -215,15 +216,13 @@ def _ingest(connector: Connector, inbound_client: InboundClient, inbound: Inboun
 
     # Locked and loaded with what `lifecycle.session_lock` loads, in one query and without the line's row;
     # whether its agent is still available (checked on every further message) comes along in it.
-    operator = OuterRef("operator_id")
+    quote = connection.ops.quote_name
+    operator = f"{quote(Session._meta.db_table)}.{quote(Session._meta.get_field('operator').column)}"
+    available, params = availability_sql(operator, check_available=chat.line.check_available, now=now)
     open_session = (
         Session.objects.select_for_update(no_key=True, of=("self",))
         .select_related("line", "chat", "chat__client__connector")
-        .annotate(
-            operator_available=Exists(
-                available_users(check_available=chat.line.check_available, now=now).filter(pk=operator)
-            )
-        )
+        .annotate(operator_available=RawSQL(available, params, output_field=BooleanField()))  # noqa: S611
         .filter(chat=chat, closed=False)
         .first()
     )

@@ -14,15 +14,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-import contactcenter.db  # noqa: F401  (registers the any_of lookup)
+from contactcenter.db import SqlNames
 from contactcenter.models import Department, EmployeeProfile
-from contactcenter.selectors import Unavailability, available_user_ids, user_is_absent
+from contactcenter.selectors import (
+    Unavailability,
+    available_in_statement,
+    available_user_ids,
+    user_ids_where,
+    user_ids_where_column,
+    user_is_absent,
+)
 from openlines.models import OpenLine, QueueMember
 from openlines.selectors import line_assignment_ranks, line_queue_user_ids
 from openlines.services import lifecycle
@@ -66,24 +74,26 @@ def slot_freed(line: OpenLine, before: int, after: int) -> bool:
     return before < limit <= after
 
 
+def free_slot_sql(line: OpenLine, user_column: str) -> tuple[str, list[Any]]:
+    """The capacity rule as an SQL condition on the user in `user_column`: below the line's `max_chat` (by
+    `type_max_chat`) and the global cap, with its parameters. In SQL (like `availability_sql`) so that a
+    routing decision reads availability and loads in one statement without the ORM's compilation."""
+    session = SqlNames(Session, connection)
+    open_of_user = (
+        f"SELECT COUNT(*) FROM {session.table} ls"  # noqa: S608  (names from the model)
+        f" WHERE ls.{session['operator']} = {user_column} AND NOT ls.{session['closed']}"
+    )
+    condition, params = f"({open_of_user}) < %s", [GLOBAL_MAX_CHAT]
+    if line.max_chat and line.queue_type != OpenLine.QueueType.ALL:
+        on_line = f" AND ls.{session['line']} = %s AND ls.{session['status']} < %s"
+        condition += f" AND ({open_of_user}{on_line}) < %s"
+        params += [line.pk, int(COUNTS_BELOW[OpenLine.TypeMaxChat(line.type_max_chat)]), line.max_chat]
+    return condition, params
+
+
 def agents_with_free_slot(line: OpenLine, user_ids: Sequence[int]) -> set[int]:
     """Of `user_ids`, those below the line's `max_chat` (by `type_max_chat`) and the global cap."""
-    if not user_ids:
-        return set()
-    # One aggregate returning only the agents at a limit (usually few rows, whatever the queue's size).
-    on_line = Q(line=line, status__lt=COUNTS_BELOW[OpenLine.TypeMaxChat(line.type_max_chat)])
-    full = Q(total__gte=GLOBAL_MAX_CHAT)
-    if line.max_chat and line.queue_type != OpenLine.QueueType.ALL:
-        full |= Q(on_line__gte=line.max_chat)
-    at_limit = set(
-        Session.objects.filter(closed=False, operator_id__any_of=set(user_ids))
-        .values("operator_id")
-        # Counting a column of the session_open_load index lets PostgreSQL answer from the index alone.
-        .annotate(total=Count("operator_id"), on_line=Count("operator_id", filter=on_line))
-        .filter(full)
-        .values_list("operator_id", flat=True)
-    )
-    return set(user_ids) - at_limit
+    return user_ids_where(user_ids, [free_slot_sql(line, user_ids_where_column())])
 
 
 class Eligibility:
@@ -108,12 +118,16 @@ class Eligibility:
         unknown = [uid for uid in dict.fromkeys(user_ids) if uid not in self._eligible]
         if not unknown:
             return
-        available = available_user_ids(
-            user_ids=unknown, check_available=self.line.check_available, now=self.now
+        # Availability and loads in one statement.
+        eligible = user_ids_where(
+            unknown,
+            [
+                available_in_statement(check_available=self.line.check_available, now=self.now),
+                free_slot_sql(self.line, user_ids_where_column()),
+            ],
         )
-        free = agents_with_free_slot(self.line, [uid for uid in unknown if uid in available])
         for uid in unknown:
-            self._eligible[uid] = uid in free
+            self._eligible[uid] = uid in eligible
 
     def first(self, candidates: Iterable[int]) -> int | None:
         """The first eligible agent of `candidates` (in their order), or None."""

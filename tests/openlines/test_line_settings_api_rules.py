@@ -72,6 +72,8 @@ def test_legacy_queue_of_user_ids_is_understood(agent):
         ({"operator_data": "anonymous"}, "operator_data", "profile (Use employee user profile)"),
         ({"agreement": 999}, "agreement", "There is no consent agreement with id 999"),
         ({"kpi_first_answer_list": [999]}, "kpi_first_answer_list", "Unknown users: 999"),
+        ({"kpi_first_answer_list": 0.0}, "kpi_first_answer_list", "list of user ids"),
+        ({"kpi_first_answer_list": {"user": 1}}, "kpi_first_answer_list", "list of user ids"),
         ({"colour": "red"}, "colour", "Unknown setting"),
         ({"queue": "everyone"}, "queue", "list of users and departments"),
         ({"queue": [{"user": 1, "department": 1}]}, "queue", "either a user or a department"),
