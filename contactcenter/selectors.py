@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -144,19 +144,26 @@ def availability_sql(
     return condition, [day, day, str(WorkDay.State.OPEN), cutoff]
 
 
-def user_ids_where(user_ids: Iterable[int], conditions: list[tuple[str, list[Any]]]) -> set[int]:
-    """Of `user_ids`, those meeting every SQL condition (each written on the column `x.<user pk>`), in one
-    statement."""
+# An SQL condition on a user id column of the surrounding statement, and its parameters.
+UserCondition = Callable[[str], tuple[str, list[Any]]]
+
+
+def user_ids_where(user_ids: Iterable[int], conditions: list[UserCondition]) -> set[int]:
+    """Of `user_ids`, those meeting every condition, in one statement."""
     ids = sorted({int(uid) for uid in user_ids})
     if not ids:
         return set()
-    pk = user_ids_where_column()
+    user_model = get_user_model()
+    user = SqlNames(user_model, connection)
+    pk = f"x.{user[user_model._meta.pk.name]}"
     in_ids, ids_param = any_of_sql(pk, ids, connection)
-    table = SqlNames(get_user_model(), connection).table
-    select = f"SELECT {pk} FROM {table} x WHERE {in_ids}"  # noqa: S608  (names from the model)
-    sql = " AND ".join([select, *(condition for condition, _ in conditions)])
+    built = [condition(pk) for condition in conditions]
+    select = f"SELECT {pk} FROM {user.table} x WHERE {in_ids}"  # noqa: S608  (names from the model)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ids_param, *(p for _, params in conditions for p in params)])
+        cursor.execute(
+            " AND ".join([select, *(sql for sql, _ in built)]),
+            [ids_param, *(param for _, params in built for param in params)],
+        )
         return {int(row[0]) for row in cursor.fetchall()}
 
 
@@ -164,18 +171,12 @@ def available_user_ids(
     *, user_ids: Iterable[int], check_available: bool, now: datetime | None = None
 ) -> set[int]:
     """The subset of `user_ids` available for a line, in one query whatever their number (used by routing)."""
-    return user_ids_where(user_ids, [available_in_statement(check_available=check_available, now=now)])
+    return user_ids_where(user_ids, [availability_condition(check_available=check_available, now=now)])
 
 
-def available_in_statement(*, check_available: bool, now: datetime | None = None) -> tuple[str, list[Any]]:
-    """`availability_sql` for the user of a `user_ids_where` statement."""
-    return availability_sql(user_ids_where_column(), check_available=check_available, now=now)
-
-
-def user_ids_where_column() -> str:
-    """The user id column a condition given to `user_ids_where` is written on."""
-    user_model = get_user_model()
-    return f"x.{SqlNames(user_model, connection)[user_model._meta.pk.name]}"
+def availability_condition(*, check_available: bool, now: datetime | None = None) -> UserCondition:
+    """`availability_sql` as a condition for `user_ids_where`."""
+    return lambda column: availability_sql(column, check_available=check_available, now=now)
 
 
 def department_member_ids(*, department: Department, include_subdepartments: bool = True) -> set[int]:

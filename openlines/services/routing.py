@@ -25,10 +25,9 @@ from contactcenter.db import SqlNames
 from contactcenter.models import Department, EmployeeProfile
 from contactcenter.selectors import (
     Unavailability,
-    available_in_statement,
+    availability_condition,
     available_user_ids,
     user_ids_where,
-    user_ids_where_column,
     user_is_absent,
 )
 from openlines.models import OpenLine, QueueMember
@@ -93,14 +92,14 @@ def free_slot_sql(line: OpenLine, user_column: str) -> tuple[str, list[Any]]:
 
 def agents_with_free_slot(line: OpenLine, user_ids: Sequence[int]) -> set[int]:
     """Of `user_ids`, those below the line's `max_chat` (by `type_max_chat`) and the global cap."""
-    return user_ids_where(user_ids, [free_slot_sql(line, user_ids_where_column())])
+    return user_ids_where(user_ids, [lambda column: free_slot_sql(line, column)])
 
 
 class Eligibility:
     """Who on a line's queue can take a session now (available, below `max_chat` and the global cap).
 
     Read lazily and remembered: a strategy walks the queue in its own order and the availability and loads
-    are read a few agents at a time (one query each per chunk) until the first eligible agent, so a
+    are read a few agents at a time (one statement for both per chunk) until the first eligible agent, so a
     decision on a queue of 1,000 agents usually reads a handful of them, not all. The reads are taken
     under the line lock; `_assign` checks the chosen agents' loads again under their own locks.
     """
@@ -122,8 +121,8 @@ class Eligibility:
         eligible = user_ids_where(
             unknown,
             [
-                available_in_statement(check_available=self.line.check_available, now=self.now),
-                free_slot_sql(self.line, user_ids_where_column()),
+                availability_condition(check_available=self.line.check_available, now=self.now),
+                lambda column: free_slot_sql(self.line, column),
             ],
         )
         for uid in unknown:

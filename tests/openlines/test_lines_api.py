@@ -114,6 +114,16 @@ def test_read_only_fields_in_a_body_are_ignored(api, boss):
     assert line.pk != 999 and line.code != "hacked" and line.line_name == "X"
 
 
+def test_a_number_for_a_list_of_users_is_a_field_error_and_changes_nothing(api, boss):
+    # Found by the API fuzz: this was a 500.
+    line = make_line("Line", users=(boss,))
+    response = patch(api, line.pk, {"kpi_first_answer_list": 0.0, "line_name": "Changed"})
+    assert response.status_code == 400
+    assert "Enter a list of user ids." in json.dumps(response.json())
+    line.refresh_from_db()
+    assert line.line_name == "Line"
+
+
 def test_delete_removes_the_line_with_its_connectors(api, boss):
     line = make_line("Doomed", users=(boss,))
     Connector.objects.create(kind="livechat", line=line, name="chat")
