@@ -16,6 +16,7 @@ from openlines.models import Agreement, OpenLine
 from openlines.services import actions
 from openlines.session_models import Client, Message, Session
 from tests.conftest import use_fresh_cache_namespace
+from tests.socket_events import drain, message_new, new_messages, receive_through
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,13 +56,6 @@ async def receive_until(ws: WebsocketCommunicator, kind: str, limit: int = 20) -
         if message["type"] == kind:
             return message
     raise AssertionError(f"no {kind}")
-
-
-async def drain(ws: WebsocketCommunicator) -> list[dict]:
-    received = []
-    while not await ws.receive_nothing(timeout=0.3):
-        received.append(await ws.receive_json_from())
-    return received
 
 
 def test_session_gives_a_token_config_in_the_line_language_and_keeps_the_visitor(make_line):
@@ -130,7 +124,7 @@ async def test_visitor_message_reaches_the_agent_and_a_resend_is_stored_once(cha
     # The agent answers; the widget receives it with the agent's identity, never internal messages.
     await database_sync_to_async(actions.session_answer)(user=agents[0], session_id=session.pk)
     await database_sync_to_async(actions.message_send)(user=agents[0], session_id=session.pk, text="Hi!")
-    events = await drain(ws)
+    events = await receive_through(ws, message_new("Hi!"))
     news = [e for e in events if e["type"] == "message.new"]
     assert [m["message"]["text"] for m in news if m["message"]["author_type"] == "agent"] == ["Hi!"]
     agent_message = next(m["message"] for m in news if m["message"]["author_type"] == "agent")
@@ -161,7 +155,7 @@ async def test_hidden_agent_information_shows_the_lines_neutral_identity(make_li
     await receive_until(ws, "ack")
     session = await database_sync_to_async(Session.objects.get)()
     await database_sync_to_async(actions.message_send)(user=agents[0], session_id=session.pk, text="Hello")
-    news = [e for e in await drain(ws) if e["type"] == "message.new"]
+    news = new_messages(await receive_through(ws, message_new("Hello")))
     author = next(e["message"]["author"] for e in news if e["message"]["author_type"] == "agent")
     assert author["name"] == "Support team"
     await ws.disconnect()
@@ -353,7 +347,7 @@ async def test_queue_entry_identity_is_shown_when_the_line_uses_queue_entries(ma
     await receive_until(ws, "ack")
     session = await database_sync_to_async(Session.objects.get)()
     await database_sync_to_async(actions.message_send)(user=agents[0], session_id=session.pk, text="Hello")
-    news = [e for e in await drain(ws) if e["type"] == "message.new"]
+    news = new_messages(await receive_through(ws, message_new("Hello")))
     author = next(e["message"]["author"] for e in news if e["message"]["author_type"] == "agent")
     assert author == {"name": "Alice from Support", "position": "Helper", "avatar_url": ""}
     await ws.disconnect()
@@ -385,13 +379,15 @@ async def test_own_message_echo_carries_its_client_id_in_the_sending_tab_and_in_
     data = await database_sync_to_async(start)("site")
     first = await widget("site", data["token"])
     await first.send_json_to({"type": "message", "client_id": "opening-0001", "text": "Hello"})
-    await receive_until(first, "ack")
+    await receive_until(first, "ack")  # the opening message is not echoed: the chat group is joined now
     await drain(first)
     second = await widget("site", data["token"])  # the same visitor in another browser tab
     await first.send_json_to({"type": "message", "client_id": "follow-up-0002", "text": "Anyone?"})
-    in_sender = [e for e in await drain(first) if e["type"] == "message.new"]
-    in_other = [e for e in await drain(second) if e["type"] == "message.new"]
+    await receive_until(first, "ack")
+    in_sender = new_messages(await receive_through(first, message_new("Anyone?")))
+    in_other = new_messages(await receive_through(second, message_new("Anyone?")))
     for events in (in_sender, in_other):
+        events = [e for e in events if e["message"]["author_type"] == "client"]
         assert [(e["message"]["text"], e["message"]["client_id"]) for e in events] == [
             ("Anyone?", "follow-up-0002")
         ]
@@ -422,12 +418,12 @@ async def test_a_visitor_message_reaches_the_agent_socket_once_with_every_event_
     await ws.send_json_to({"type": "message", "client_id": "opening-0001", "text": "Hello"})
     await receive_until(ws, "ack")
     await drain(ws)
-    before = [e for e in await drain(agent) if e.get("id")]
+    before = [e for e in await receive_through(agent, message_new("Hello")) if e.get("id")]
     assert before, "the offer and the first message reach the agent"
 
     await ws.send_json_to({"type": "message", "client_id": "follow-up-0002", "text": "Anyone?"})
     await receive_until(ws, "ack")
-    live = [e for e in await drain(agent) if e.get("id")]
+    live = [e for e in await receive_through(agent, message_new("Anyone?")) if e.get("id")]
     session = await database_sync_to_async(Session.objects.get)()
 
     def stored_since(last: int) -> list[int]:
@@ -444,7 +440,7 @@ async def test_a_visitor_message_reaches_the_agent_socket_once_with_every_event_
     assert [e["id"] for e in live] == await database_sync_to_async(stored_since)(before[-1]["id"])
     assert [e["message"]["text"] for e in live if e["type"] == "message.new"] == ["Anyone?"]
     assert any(e["type"] == "session.updated" for e in live)
-    echoes = [e for e in await drain(ws) if e["type"] == "message.new"]
+    echoes = new_messages(await receive_through(ws, message_new("Anyone?")))
     assert [e["message"]["client_id"] for e in echoes] == ["follow-up-0002"]
     await agent.disconnect()
     await ws.disconnect()

@@ -11,6 +11,7 @@ from contactcenter.asgi import application
 from openlines.models import OpenLine
 from openlines.services import actions
 from openlines.session_models import RealtimeEvent, Session
+from tests.socket_events import drain, message_new, of_type, receive_through
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,13 +35,6 @@ async def staff_socket(user) -> WebsocketCommunicator:
     return ws
 
 
-async def drain(ws: WebsocketCommunicator) -> list[dict]:
-    received = []
-    while not await ws.receive_nothing(timeout=0.2):
-        received.append(await ws.receive_json_from())
-    return received
-
-
 @pytest.fixture
 def two_lines(make_line, agents, make_user):
     """Line A answered by agent1 only, line B by agent2 only (evenly, so each session has one owner)."""
@@ -59,7 +53,7 @@ async def test_resync_after_reconnect_returns_exactly_the_missed_events(agents, 
     agent1 = agents[0]
     ws = await staff_socket(agent1)
     first = await database_sync_to_async(write)("Hello", who="alice", connector=conn_a)
-    live = [e for e in await drain(ws) if e.get("id")]
+    live = [e for e in await receive_through(ws, message_new("Hello")) if e.get("id")]
     assert any(e["type"] == "offer.new" for e in live) or any(e["type"] == "session.updated" for e in live)
     last_seen = max(e["id"] for e in live)
     await ws.disconnect()
@@ -121,7 +115,7 @@ async def test_supervisor_with_join_permission_watches_and_receives_live_message
     await supervisor.send_json_to({"type": "watch", "session_id": result.session.pk})
     assert await supervisor.receive_json_from() == {"type": "watching", "session_id": result.session.pk}
     await database_sync_to_async(write)("Watched message", who="alice", connector=conn_a)
-    events = await drain(supervisor)
+    events = await receive_through(supervisor, message_new("Watched message"))
     assert "Watched message" in [e["message"]["text"] for e in events if e["type"] == "message.new"]
     await supervisor.send_json_to({"type": "unwatch", "session_id": result.session.pk})
     assert (await supervisor.receive_json_from())["type"] == "unwatched"
@@ -151,10 +145,10 @@ async def test_to_everybody_offer_disappears_for_the_other_agent_when_taken(make
     conn = await database_sync_to_async(Connector.objects.create)(kind="rest", line=line, name="R")
     ws1, ws2 = await staff_socket(agents[0]), await staff_socket(agents[1])
     result = await database_sync_to_async(write)("Anyone?", who="carol", connector=conn)
-    assert "offer.new" in [e["type"] for e in await drain(ws1)]
-    assert "offer.new" in [e["type"] for e in await drain(ws2)]
+    await receive_through(ws1, of_type("offer.new"))
+    await receive_through(ws2, of_type("offer.new"))
     await database_sync_to_async(actions.session_answer)(user=agents[0], session_id=result.session.pk)
-    assert "offer.withdrawn" in [e["type"] for e in await drain(ws2)]
+    await receive_through(ws2, of_type("offer.withdrawn"))
     session = await database_sync_to_async(Session.objects.get)(pk=result.session.pk)
     assert session.operator_id == agents[0].pk
     await ws1.disconnect()
@@ -165,8 +159,8 @@ async def test_two_tabs_of_the_same_agent_receive_the_same_events(agents, two_li
     conn_a, _conn_b = two_lines
     tab1, tab2 = await staff_socket(agents[0]), await staff_socket(agents[0])
     await database_sync_to_async(write)("Hello both tabs", who="alice", connector=conn_a)
-    ids1 = [e["id"] for e in await drain(tab1) if e.get("id")]
-    ids2 = [e["id"] for e in await drain(tab2) if e.get("id")]
+    ids1 = [e["id"] for e in await receive_through(tab1, message_new("Hello both tabs")) if e.get("id")]
+    ids2 = [e["id"] for e in await receive_through(tab2, message_new("Hello both tabs")) if e.get("id")]
     assert ids1 and ids1 == ids2
     await tab1.disconnect()
     await tab2.disconnect()
