@@ -237,6 +237,20 @@ def test_bot_time_is_not_counted(clock, kpi_write, write, agents, supervisor):
     assert overdue_events(supervisor) == []
 
 
+def test_after_the_bot_hands_over_the_clock_holds_the_clients_first_unanswered_message(
+    clock, kpi_write, write, agents
+):
+    bot = ChatBot.objects.create(name="Greeter", kind=ChatBot.Kind.SCRIPTED, script={})
+    kpi_write(welcome_bot_enable=True, welcome_bot=bot, welcome_bot_time=300)
+    session = write("Hello?").session
+    clock.advance(100)
+    write("Still there?")
+    clock.advance(200)
+    assert reload(session).bot_started_at is None  # handed over
+    running = KpiClock.objects.get(session=session, answered_at__isnull=True)
+    assert running.message.text == "Hello?"
+
+
 def test_closing_stops_the_clock_without_a_notification(clock, kpi_write, write, agents, supervisor):
     kpi_write(full_close_time=0)
     session = write("Hello?").session

@@ -124,6 +124,18 @@ async def test_supervisor_with_join_permission_watches_and_receives_live_message
     await supervisor.disconnect()
 
 
+async def test_a_participant_who_joined_receives_the_conversation_live_without_watching_it(
+    agents, two_lines, write, admin_user
+):
+    conn_a, _conn_b = two_lines
+    result = await database_sync_to_async(write)("Hi", who="alice", connector=conn_a)
+    supervisor = await staff_socket(admin_user)
+    await database_sync_to_async(actions.session_join)(user=admin_user, session_id=result.session.pk)
+    await database_sync_to_async(write)("Can the supervisor read this?", who="alice", connector=conn_a)
+    await receive_through(supervisor, message_new("Can the supervisor read this?"))
+    await supervisor.disconnect()
+
+
 async def test_agent_typing_reaches_the_clients_widget_group_only_for_own_conversation(
     agents, two_lines, write
 ):
