@@ -286,9 +286,13 @@ async def test_first_message_events_reach_the_widget_that_just_joined_its_chat(c
     await ws.disconnect()
 
 
-async def test_agent_sees_what_the_client_is_typing(chat_line, agents):
+@pytest.mark.parametrize("watch_typing", [True, False])
+async def test_agent_sees_that_the_client_is_typing_and_what_only_when_the_line_watches_typing(
+    chat_line, agents, watch_typing
+):
     from tests.openlines.test_staff_socket_workspace import staff_socket
 
+    await database_sync_to_async(OpenLine.objects.filter(pk=chat_line.pk).update)(watch_typing=watch_typing)
     data = await database_sync_to_async(start)("site")
     ws = await widget("site", data["token"])
     await ws.send_json_to({"type": "message", "client_id": uuid.uuid4().hex, "text": "Hi"})
@@ -301,7 +305,7 @@ async def test_agent_sees_what_the_client_is_typing(chat_line, agents):
         "type": "typing",
         "session_id": typing["session_id"],
         "by": "client",
-        "preview": "my order number is 12",
+        "preview": "my order number is 12" if watch_typing else "",
     }
     await staff.disconnect()
     await ws.disconnect()

@@ -219,3 +219,64 @@ def test_confirm_close_requires_confirmation(write, agents, line):
         actions.session_close(user=agents[0], session_id=session.pk)
     actions.session_close(user=agents[0], session_id=session.pk, confirmed=True)
     assert reload(session).status == SessionStatus.WAIT_CLIENT
+
+
+def _written_by_the_client(write, agents, line):
+    return write("Hi").session
+
+
+def _left_unanswered(write, agents, line):
+    session = write("Hi").session
+    advance(line.no_answer_time + 1)
+    return session
+
+
+def _closed_by_the_agent(write, agents, line):
+    session = write("Hi").session
+    actions.message_send(user=agents[0], session_id=session.pk, text="Done")
+    actions.session_close(user=agents[0], session_id=session.pk)
+    return session
+
+
+def _closed_after_client_silence(write, agents, line):
+    session = write("Hi").session
+    actions.message_send(user=agents[0], session_id=session.pk, text="Anything else?")
+    advance(line.auto_close_time + 1)
+    return session
+
+
+@pytest.mark.parametrize(
+    "field, line_settings, happen",
+    [
+        ("welcome_message_text", {}, _written_by_the_client),
+        (
+            "no_answer_text",
+            {"no_answer_rule": OpenLine.Rule.TEXT, "no_answer_time": 180, "queue_time": 3600},
+            _left_unanswered,
+        ),
+        ("close_text", {}, _closed_by_the_agent),
+        (
+            "auto_close_text",
+            {"auto_close_rule": OpenLine.Rule.TEXT, "auto_close_time": 3600},
+            _closed_after_client_silence,
+        ),
+        (
+            "worktime_dayoff_text",
+            {
+                "worktime_enable": True,
+                "worktime_dayoff": ["MO", "TU", "WE", "TH", "FR", "SA", "SU"],
+                "worktime_dayoff_rule": OpenLine.Rule.TEXT,
+            },
+            _written_by_the_client,
+        ),
+    ],
+)
+def test_the_client_gets_the_text_the_administrator_wrote_for_the_line(
+    write, agents, line, field, line_settings, happen
+):
+    own = f"Our own words for {field} (Acme support)"
+    for name, value in {field: own, **line_settings}.items():
+        setattr(line, name, value)
+    line.save()
+    session = happen(write, agents, line)
+    assert own in texts(session, internal=False)
