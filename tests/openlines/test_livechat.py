@@ -148,6 +148,7 @@ async def test_hidden_agent_information_shows_the_lines_neutral_identity(make_li
         code="hid",
         operator_data=OpenLine.OperatorData.HIDE,
         default_operator_name="Support team",
+        default_operator_avatar="line-avatars/support-team.png",
     )
     data = await database_sync_to_async(start)("hid")
     ws = await widget("hid", data["token"])
@@ -158,6 +159,7 @@ async def test_hidden_agent_information_shows_the_lines_neutral_identity(make_li
     news = new_messages(await receive_through(ws, message_new("Hello")))
     author = next(e["message"]["author"] for e in news if e["message"]["author_type"] == "agent")
     assert author["name"] == "Support team"
+    assert author["avatar_url"].endswith("/line-avatars/support-team.png")
     await ws.disconnect()
 
 
