@@ -21,6 +21,7 @@ from django.test import Client as HttpClient
 from contactcenter.asgi import application
 from openlines.session_models import Message, Session, SessionDeadline
 from tests.api.conftest import api_client, post
+from tests.socket_events import message_new, receive_through
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,8 +90,8 @@ async def test_a_visitor_follow_up_costs_at_most_its_statements(
         http, f"/api/v1/sessions/{session.pk}/messages/", {"text": "Hi!"}
     )
     assert response.status_code == 201
-    while not await ws.receive_nothing(timeout=0.3):
-        await ws.receive_json_from()  # the agent's message, shaped for the widget before counting
+    # The agent's message, shaped for the widget before counting starts.
+    await receive_through(ws, message_new("Hi!"))
     await _counted(ws, "My order is late", django_assert_max_num_queries(_limit(VISITOR_AFTER_REPLY)))
     await _counted(ws, "Order 42", django_assert_max_num_queries(_limit(VISITOR_WAITING)))
     texts = await database_sync_to_async(
