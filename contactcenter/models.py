@@ -63,6 +63,12 @@ class EmployeeProfile(models.Model):
         default=False,
         help_text=_("The agent's own pause: no new enquiries on lines that check availability."),
     )
+    # Whether routing was last told that the agent is on leave. An absence begins and ends with the date,
+    # or is added, changed or deleted in the admin, without a write of ours at that moment; the timer
+    # loop compares this with the absences and announces the difference (services.availability).
+    leave_announced = models.BooleanField(
+        _("on leave (as announced to routing)"), default=False, editable=False
+    )
 
     class Meta:
         verbose_name = _("employee profile")

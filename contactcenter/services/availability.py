@@ -3,6 +3,7 @@ dismissal, presence. Each announces the change after commit through `availabilit
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -106,10 +107,33 @@ def absence_create(
     absence = Absence.objects.create(
         user_id=user_id, kind=kind, date_from=date_from, date_to=date_to, note=note
     )
-    today = timezone.localdate()
-    if date_from <= today <= date_to:
-        _announce(user_id, False, Unavailability.VACATION)
+    leave_changes_announce(user_ids=[user_id])
     return absence
+
+
+def leave_changes_announce(*, now: datetime | None = None, user_ids: Collection[int] | None = None) -> int:
+    """Tell routing about agents whose leave began or ended since it was last told: the date moved onto an
+    absence's first day or past its last, or an absence was added, changed or deleted (the admin writes
+    them directly). Runs on every tick of the timer loop and after `absence_create`; several processes
+    may run it at once, each change is claimed by one optimistic update. Returns how many were told."""
+    today = timezone.localdate(now or timezone.now())
+    on_leave = Absence.objects.filter(date_from__lte=today, date_to__gte=today)
+    told = EmployeeProfile.objects.filter(leave_announced=True)
+    if user_ids is not None:
+        on_leave, told = on_leave.filter(user_id__in=user_ids), told.filter(user_id__in=user_ids)
+    leaving = set(on_leave.values_list("user_id", flat=True))
+    announced = 0
+    for user_id in sorted(leaving ^ set(told.values_list("user_id", flat=True))):
+        absent = user_id in leaving
+        with transaction.atomic():
+            _profile(user_id)
+            claimed = EmployeeProfile.objects.filter(user_id=user_id, leave_announced=not absent).update(
+                leave_announced=absent
+            )
+            if claimed:
+                _announce(user_id, not absent, Unavailability.VACATION if absent else None)
+                announced += 1
+    return announced
 
 
 @transaction.atomic

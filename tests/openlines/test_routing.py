@@ -16,6 +16,7 @@ from contactcenter.services.availability import (
     work_day_clock_in,
     work_day_clock_out,
 )
+from contactcenter.timers import registered_timers
 from openlines.models import OpenLine, QueueMember
 from openlines.services import actions, routing
 from openlines.session_models import LineAgentState, Session, SessionOffer, SessionStatus
@@ -308,3 +309,52 @@ def test_no_agent_ever_exceeds_max_chat_with_many_enquiries(connector, write, ag
     )
     assert loads and max(loads.values()) <= 2
     assert Session.objects.filter(undistributed=True).count() == 20 - 6
+
+
+def _leave_timer_at(moment):
+    """One tick of the timer loop's leave check at `moment` (the other timers left out: a day later every
+    offer would also have run out)."""
+    return registered_timers()["leave_changes"](moment)
+
+
+def test_unanswered_enquiries_go_back_when_a_leave_booked_ahead_begins(connector, write, agents, monkeypatch):
+    session = write("Hi").session
+    assert reload(session).operator_id == agents[0].pk
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    absence_create(user_id=agents[0].pk, date_from=tomorrow, date_to=tomorrow + timedelta(days=6))
+    assert reload(session).operator_id == agents[0].pk  # not on leave yet
+    midnight = timezone.now() + timedelta(days=1)
+    monkeypatch.setattr(timezone, "now", lambda: midnight)
+    assert _leave_timer_at(midnight) == 1
+    assert reload(session).operator_id in (agents[1].pk, agents[2].pk)
+    assert _leave_timer_at(midnight) == 0  # told once
+
+
+def test_an_agent_back_from_leave_gets_the_enquiry_that_waited_for_them(
+    make_line, write, agents, monkeypatch
+):
+    from contactcenter.models import Connector, EmployeeProfile
+
+    EmployeeProfile.objects.update_or_create(user=agents[0], defaults={"uses_time_tracking": True})
+    work_day_clock_in(user_id=agents[0].pk)
+    line = make_line(queue=[agents[0]], check_available=True)
+    connector = Connector.objects.create(kind="rest", line=line, name="Only Ann")
+    absence_create(user_id=agents[0].pk, date_from=timezone.localdate(), date_to=timezone.localdate())
+    session = write("Hi", connector=connector).session
+    assert reload(session).undistributed
+    next_day = timezone.now() + timedelta(days=1)
+    monkeypatch.setattr(timezone, "now", lambda: next_day)
+    assert _leave_timer_at(next_day) == 1
+    assert reload(session).operator_id == agents[0].pk
+
+
+def test_a_leave_entered_in_the_admin_recalls_at_the_next_tick(connector, write, agents, admin_client):
+    session = write("Hi").session
+    today = timezone.localdate().isoformat()
+    added = admin_client.post(
+        "/admin/contactcenter/absence/add/",
+        {"user": agents[0].pk, "kind": "sick", "date_from": today, "date_to": today},
+    )
+    assert added.status_code == 302
+    _leave_timer_at(timezone.now())
+    assert reload(session).operator_id in (agents[1].pk, agents[2].pk)
