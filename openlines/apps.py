@@ -20,11 +20,14 @@ class OpenLinesConfig(AppConfig):
         from openlines import timers  # noqa: F401  (registers the session deadline applier)
         from openlines.demo import demo_openlines_load
         from openlines.models import QueueMember
+        from openlines.signals import session_closed, session_operator_changed
 
         if demo_openlines_load not in _registered:
             register_demo_loader(demo_openlines_load)
             _registered.append(demo_openlines_load)
         availability_changed.connect(_on_availability_changed, dispatch_uid="openlines.routing")
+        session_operator_changed.connect(_on_operator_changed, dispatch_uid="openlines.global_cap_owner")
+        session_closed.connect(_on_session_closed, dispatch_uid="openlines.global_cap_close")
         # Queue membership is edited in the admin (inlines, department members): whatever the path, the
         # routing state follows it once the change commits.
         post_save.connect(_on_queue_member_changed, sender=QueueMember, dispatch_uid="openlines.queue_save")
@@ -44,6 +47,26 @@ def _on_availability_changed(
     from openlines.services.routing import on_availability_changed
 
     on_availability_changed(user_id, available, reason)
+
+
+def _conversation_left_agent(user_id: int) -> None:
+    from functools import partial
+
+    from django.db import transaction
+
+    from openlines.services.routing import agent_back_below_global_cap
+
+    transaction.on_commit(partial(agent_back_below_global_cap, user_id, lost=1))
+
+
+def _on_operator_changed(sender: Any, *, previous_id: int | None, **kwargs: Any) -> None:
+    if previous_id is not None:
+        _conversation_left_agent(previous_id)
+
+
+def _on_session_closed(sender: Any, *, session: Any, **kwargs: Any) -> None:
+    if session.operator_id is not None:
+        _conversation_left_agent(session.operator_id)
 
 
 def _on_queue_member_changed(sender: Any, instance: Any, **kwargs: Any) -> None:

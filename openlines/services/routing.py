@@ -515,6 +515,16 @@ def agent_recall(user_id: int, *, reason: Unavailability | str, line_ids: Sequen
     return recalled
 
 
+def agent_back_below_global_cap(user_id: int, *, lost: int) -> None:
+    """The agent no longer holds `lost` open conversations. If that took them from the global cap (reference
+    §4.5, across all lines) to below it, clients waiting on any of their lines may go to them again; the
+    line the conversation was on is distributed by whoever freed the slot, the others only here."""
+    open_now = Session.objects.filter(operator_id=user_id, closed=False).count()
+    if open_now < GLOBAL_MAX_CHAT <= open_now + lost:
+        for line_id in user_line_ids(user_id):
+            line_distribute(line_id)
+
+
 def on_availability_changed(user_id: int, available: bool, reason: str) -> None:
     if available:
         agent_became_available(user_id)

@@ -228,3 +228,26 @@ def test_client_writing_after_rating_a_conversation_nobody_accepted_is_offered_a
     s = reload(session)
     assert s.status == SessionStatus.SKIP and s.wait_answer and not s.wait_action
     assert offered_to(s) == {a.pk for a in agents}
+
+
+@pytest.mark.parametrize("how", ["closes one", "leaves the other line's queue"])
+def test_an_agent_back_below_the_global_cap_gets_a_client_waiting_on_another_line(
+    write, agents, line, make_line, monkeypatch, how
+):
+    from contactcenter.models import Connector
+    from openlines.services import routing
+
+    monkeypatch.setattr(routing, "GLOBAL_MAX_CHAT", 2)
+    line.full_close_time = 0
+    line.save()
+    line.queue.exclude(user=agents[0]).delete()
+    held = [write("Hi", who=who).session for who in ("a", "b")]  # agent 0 at the (lowered) global cap
+    other = make_line(queue=[agents[0]], line_name="Other")
+    channel = Connector.objects.create(kind="rest", line=other, name="Other")
+    waiting = write("Hi", who="c", connector=channel).session
+    assert reload(waiting).undistributed
+    if how == "closes one":
+        actions.session_close(user=agents[0], session_id=held[0].pk, confirmed=True)
+    else:
+        line.queue.filter(user=agents[0]).delete()
+    assert reload(waiting).operator_id == agents[0].pk
