@@ -551,7 +551,7 @@ def test_engine_keeps_its_invariants_under_random_operations(clock, engine_probe
 @pytest.mark.slow
 @pytest.mark.skipif(
     not os.environ.get("ENGINE_LONG_RUN"),
-    reason="the long exploration (300 x 60 steps, tens of minutes) runs with ENGINE_LONG_RUN=1",
+    reason="the long exploration (300 x 60 steps, 3-5 minutes) runs with ENGINE_LONG_RUN=1",
 )
 def test_engine_keeps_its_invariants_under_long_random_operations(clock, engine_probes):
     run_machine(clock, engine_probes, examples=300, steps=60)
