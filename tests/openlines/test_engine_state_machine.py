@@ -486,7 +486,8 @@ class EngineMachine(RuleBasedStateMachine):
 def session_check(s: Session, deadlines: set[str], offers: set[int]) -> None:
     where = (
         f"session {s.pk} (status {s.status}, operator {s.operator_id}, offers {offers}, "
-        f"deadlines {deadlines}, pinned {s.pause})"
+        f"deadlines {deadlines}, pinned {s.pause}, wait_answer {s.wait_answer}, wait_action "
+        f"{s.wait_action}, undistributed {s.undistributed}, bot since {s.bot_started_at})"
     )
     assert s.closed == (s.status >= SessionStatus.CLOSE), where
     if s.closed:
