@@ -364,9 +364,10 @@ def session_on_client_message(session: Session, *, at: datetime) -> None:
         session.wait_answer = True
         session.status = SessionStatus.SKIP
         if session.operator_id is not None or session.offers.exists():
-            deadline_set(
-                session, DeadlineKind.QUEUE, at + timedelta(seconds=queue_wait_seconds(session.line))
-            )
+            if not session.pause:  # a pinned conversation stays with its agent: nothing forwards it
+                deadline_set(
+                    session, DeadlineKind.QUEUE, at + timedelta(seconds=queue_wait_seconds(session.line))
+                )
         else:
             session.undistributed = True
     session.wait_action = False

@@ -251,3 +251,19 @@ def test_an_agent_back_below_the_global_cap_gets_a_client_waiting_on_another_lin
     else:
         line.queue.filter(user=agents[0]).delete()
     assert reload(waiting).operator_id == agents[0].pk
+
+
+def test_a_client_writing_to_a_pinned_conversation_in_its_closing_phase_does_not_start_a_forward(
+    write, agents
+):
+    from openlines.session_models import DeadlineKind
+
+    session = write("Hi").session
+    actions.session_pin(user=agents[0], session_id=session.pk, pinned=True)
+    actions.session_close(user=agents[0], session_id=session.pk, confirmed=True)
+    write("Any news?")
+    s = reload(session)
+    assert s.pause and s.operator_id == agents[0].pk and s.wait_answer
+    assert not s.deadlines.filter(kind=DeadlineKind.QUEUE).exists()
+    advance(3600)
+    assert reload(session).operator_id == agents[0].pk
