@@ -100,7 +100,7 @@ def deadline_apply(session: lifecycle.Session, kind: DeadlineKind, now: datetime
         return
     line = session.line
     if kind == DeadlineKind.QUEUE:
-        if session.wait_answer and not session.pause and not session.undistributed:
+        if session.wait_answer and not (session.pause or session.undistributed or session.wait_action):
             routing.session_forward(session, at=now)
     elif kind == DeadlineKind.NO_ANSWER:
         if session.date_first_answer is None:

@@ -477,6 +477,9 @@ def session_pin(session: Session, *, pinned: bool, at: datetime) -> None:
         close = SessionDeadline.objects.filter(session=session, kind=DeadlineKind.CLOSE).first()
         if close is not None:
             deadline_set(session, DeadlineKind.CLOSE, close.due_at + PIN_CLOSE_DELAY)
+    elif session.wait_action:
+        # Nothing forwards a conversation that is being closed; its close delay runs again from now.
+        deadline_set(session, DeadlineKind.CLOSE, at + timedelta(minutes=session.line.full_close_time))
     else:
         if session.wait_answer and session.operator_id is not None:
             deadline_set(

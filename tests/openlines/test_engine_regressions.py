@@ -267,3 +267,17 @@ def test_a_client_writing_to_a_pinned_conversation_in_its_closing_phase_does_not
     assert not s.deadlines.filter(kind=DeadlineKind.QUEUE).exists()
     advance(3600)
     assert reload(session).operator_id == agents[0].pk
+
+
+def test_unpinning_a_conversation_in_its_closing_phase_neither_forwards_it_nor_keeps_the_week_delay(
+    write, agents
+):
+    session = write("Hi").session
+    actions.session_close(user=agents[0], session_id=session.pk)  # closed before anyone accepted it
+    actions.session_pin(user=agents[0], session_id=session.pk, pinned=True)
+    actions.session_pin(user=agents[0], session_id=session.pk, pinned=False)
+    advance(61)  # past the queue time: nobody forwards a conversation that is being closed
+    s = reload(session)
+    assert s.status == SessionStatus.WAIT_CLIENT and s.wait_action and s.operator_id == agents[0].pk
+    advance(10 * 60 + 1)  # the line's close delay (10 minutes), counted again from the unpin
+    assert reload(session).closed
