@@ -449,9 +449,16 @@ def agent_became_available(user_id: int) -> None:
                 continue
             offered = (
                 # Offers out to everybody, not sessions a single agent holds (left from before the line
-                # switched to "to everybody", or transferred to someone).
+                # switched to "to everybody", or transferred to someone), nor ones being closed before
+                # anyone accepted them (nobody is to take those).
                 Session.objects.filter(
-                    line=line, closed=False, wait_answer=True, undistributed=False, pause=False, operator=None
+                    line=line,
+                    closed=False,
+                    wait_answer=True,
+                    wait_action=False,
+                    undistributed=False,
+                    pause=False,
+                    operator=None,
                 )
                 .exclude(offers__user_id=user_id)
                 .order_by("id")[:RETURNING_AGENT_OFFERS]

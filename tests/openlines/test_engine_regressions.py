@@ -281,3 +281,18 @@ def test_unpinning_a_conversation_in_its_closing_phase_neither_forwards_it_nor_k
     assert s.status == SessionStatus.WAIT_CLIENT and s.wait_action and s.operator_id == agents[0].pk
     advance(10 * 60 + 1)  # the line's close delay (10 minutes), counted again from the unpin
     assert reload(session).closed
+
+
+def test_an_agent_back_from_a_pause_is_not_offered_a_to_everybody_conversation_being_closed(
+    write, agents, line, admin_user
+):
+    line.queue_type = OpenLine.QueueType.ALL
+    line.save()
+    session = write("Hi").session
+    actions.session_close(user=admin_user, session_id=session.pk)  # closed before anyone accepted it
+    openlines_pause_set(user_id=agents[0].pk, paused=True)
+    openlines_pause_set(user_id=agents[0].pk, paused=False)
+    s = reload(session)
+    assert s.status == SessionStatus.WAIT_CLIENT and offered_to(s) == set()
+    with pytest.raises(PermissionDenied):
+        actions.session_answer(user=agents[0], session_id=session.pk)

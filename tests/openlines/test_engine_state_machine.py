@@ -513,6 +513,9 @@ def session_check(s: Session, deadlines: set[str], offers: set[int]) -> None:
     ), where
     if s.undistributed:
         assert s.operator_id is None and not offers and not closing, where
+    if closing:
+        # Nobody is offered a conversation that is being closed (its own agent keeps it).
+        assert offers <= {s.operator_id}, where
     if s.pause:
         assert s.operator_id is not None and DeadlineKind.QUEUE not in deadlines, where
     # Every open session has a way forward: a pending offer expires, an idle conversation closes.
