@@ -553,6 +553,7 @@ def test_engine_keeps_its_invariants_under_random_operations(clock, engine_probe
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the suite's 300 s is too short for it on PostgreSQL on a shared machine
 @pytest.mark.skipif(
     not os.environ.get("ENGINE_LONG_RUN"),
     reason="the long exploration (300 x 60 steps, 3-5 minutes) runs with ENGINE_LONG_RUN=1",
