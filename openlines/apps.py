@@ -1,6 +1,8 @@
+from functools import partial
 from typing import Any
 
 from django.apps import AppConfig
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 _registered: list[Any] = []
@@ -50,10 +52,6 @@ def _on_availability_changed(
 
 
 def _conversation_left_agent(user_id: int) -> None:
-    from functools import partial
-
-    from django.db import transaction
-
     from openlines.services.routing import agent_back_below_global_cap
 
     transaction.on_commit(partial(agent_back_below_global_cap, user_id, lost=1))
@@ -70,10 +68,6 @@ def _on_session_closed(sender: Any, *, session: Any, **kwargs: Any) -> None:
 
 
 def _on_queue_member_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
-    from functools import partial
-
-    from django.db import transaction
-
     from openlines.services.routing import line_queue_sync
 
     transaction.on_commit(partial(line_queue_sync, instance.line_id))
@@ -82,10 +76,6 @@ def _on_queue_member_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
 def _on_departments_changed(sender: Any, instance: Any, action: str, **kwargs: Any) -> None:
     if action not in ("post_add", "post_remove", "post_clear"):
         return
-    from functools import partial
-
-    from django.db import transaction
-
     from openlines.services.routing import line_queue_sync, user_line_ids
 
     user_id = getattr(instance, "user_id", None)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from openlines.models import CannedResponse, CannedResponseList, OpenLine
 from openlines.session_models import Message, Session, SessionStatus
 from tests.access_helpers import department, grant
-from tests.api.conftest import api_client, post
+from tests.api.conftest import advance, api_client, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -445,6 +445,57 @@ def test_close_of_someone_elses_conversation_needs_join(session, make_user):
 
 def test_action_body_with_unknown_fields_is_400(a1, session):
     assert post(a1, url(session, "answer"), {"force": True}).status_code == 400
+
+
+# --- The closing phase (found by the engine's state machine) ------------------------------------------------
+
+
+def detail(client, session) -> dict:
+    response = client.get(url(session))
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_a_client_writing_to_a_pinned_conversation_in_its_closing_phase_stays_with_its_agent(
+    a1, session, write, agents
+):
+    post(a1, url(session, "pin"))
+    assert post(a1, url(session, "close"), {"confirm": True}).status_code == 200
+    write("Any news?", who="client-1")
+    assert not session.deadlines.filter(kind="queue").exists()  # pinned: no forward is even scheduled
+    advance(3600)  # far past the queue time: a pinned conversation is never forwarded
+    data = detail(a1, session)
+    assert data["pinned"] is True and data["operator"]["id"] == agents[0].pk
+    assert data["status"] == SessionStatus.SKIP and data["offered_to"] == [agents[0].pk]
+
+
+def test_unpinning_in_the_closing_phase_neither_forwards_it_nor_keeps_the_week_delay(a1, session, agents):
+    assert post(a1, url(session, "close")).status_code == 200  # closed before anyone accepted it
+    post(a1, url(session, "pin"))
+    assert post(a1, url(session, "unpin")).status_code == 200
+    advance(61)  # past the queue time: nobody forwards a conversation that is being closed
+    data = detail(a1, session)
+    assert data["status"] == SessionStatus.WAIT_CLIENT and data["operator"]["id"] == agents[0].pk
+    advance(10 * 60 + 1)  # the line's close delay (10 minutes), counted again from the unpin
+    assert detail(a1, session)["closed"] is True
+
+
+def test_an_agent_back_from_a_pause_is_not_offered_a_to_everybody_conversation_being_closed(
+    write, agents, line, admin_user
+):
+    line.queue_type = OpenLine.QueueType.ALL
+    line.save()
+    session = write("Hi", who="client-1").session
+    supervisor = api_client(admin_user)
+    assert post(supervisor, url(session, "close")).status_code == 200  # nobody had accepted it
+    workspace = Client()
+    workspace.force_login(agents[0])
+    for action in ("pause", "resume"):
+        assert post(workspace, "/agent/api/status/", {"action": action}).status_code == 200
+    data = detail(supervisor, session)
+    assert data["status"] == SessionStatus.WAIT_CLIENT and data["offered_to"] == []
+    # Not offered, so not theirs to see or answer (without a role, a conversation not theirs is a 404).
+    assert post(api_client(agents[0]), url(session, "answer")).status_code == 404
 
 
 # --- Outgoing sessions, canned responses, typing ------------------------------------------------------------
