@@ -11,7 +11,10 @@ class ContactCenterConfig(AppConfig):
         # Imported for their registrations: the leave and presence timers.
         from contactcenter import leave_timer, presence_timer  # noqa: F401
         from contactcenter.connectors.selectors import line_connector_names
-        from contactcenter.services import messenger_outbound  # noqa: F401  (messenger senders, retry timer)
+        from contactcenter.services import (
+            inbound_media,  # noqa: F401  (the media download retry timer)
+            messenger_outbound,  # noqa: F401  (messenger senders, retry timer)
+        )
         from openlines.selectors import CHANNEL_PROVIDERS
 
         if line_connector_names not in CHANNEL_PROVIDERS:

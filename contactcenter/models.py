@@ -405,6 +405,64 @@ class WebhookEvent(models.Model):
         return f"{self.connector_id} {self.dedup_key[:20]} at {self.received_at:%Y-%m-%d %H:%M:%S}"
 
 
+class UnroutedWebhook(models.Model):
+    """A Meta account (phone number id, page id, Instagram id) that sent us signed webhooks no channel owns.
+
+    Meta posts every account of an app to one callback URL: items for an account not connected here are
+    counted per account (one row each) and shown on the Contact Center page instead of being dropped.
+    """
+
+    kind = models.CharField(_("kind"), max_length=20)
+    account_id = models.CharField(_("account id"), max_length=255)
+    first_seen_at = models.DateTimeField(_("first seen at"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen at"), default=timezone.now)
+    count = models.PositiveIntegerField(_("requests"), default=0)
+
+    class Meta:
+        verbose_name = _("unrouted webhook event")
+        verbose_name_plural = _("unrouted webhook events")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "account_id"], name="unrouted_webhook_once_per_account")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.account_id} x{self.count}"
+
+
+class MediaDownload(models.Model):
+    """A client's file whose download failed for a passing reason: retried by the timer loop.
+
+    `position` is the attachment's index in `message.attachments`. The row lives while retries remain;
+    the attachment itself shows the state (`download`: "retrying", then the stored file or "failed").
+    """
+
+    message = models.ForeignKey(
+        "openlines.Message", verbose_name=_("message"), on_delete=models.CASCADE, related_name="downloads"
+    )
+    position = models.PositiveSmallIntegerField(_("attachment position"))
+    connector = models.ForeignKey(
+        "contactcenter.Connector", verbose_name=_("connector"), on_delete=models.CASCADE, related_name="+"
+    )
+    media_ref = models.TextField(_("platform media reference"))
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    mime_type = models.CharField(_("MIME type"), max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=1)
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
+    give_up_at = models.DateTimeField(_("give up at"))
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("media download")
+        verbose_name_plural = _("media downloads")
+        constraints = [
+            models.UniqueConstraint(fields=["message", "position"], name="media_download_once_per_attachment")
+        ]
+        indexes = [models.Index(fields=["next_attempt_at"], name="media_download_due")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}[{self.position}] attempt {self.attempts}"
+
+
 class OutboundProgress(models.Model):
     """How far a messenger send got before it failed, so that a retry sends only the rest.
 

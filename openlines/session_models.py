@@ -53,6 +53,9 @@ class Client(models.Model):
         "contactcenter.Connector", verbose_name=_("channel"), on_delete=models.CASCADE, related_name="clients"
     )
     external_id = models.CharField(_("id on the channel"), max_length=255)
+    # A second id the channel knows the same person by (WhatsApp: the phone number's wa_id next to the
+    # business-scoped user id, whichever came second); messages under either id reach this client.
+    alias_id = models.CharField(_("other id on the channel"), max_length=255, blank=True)
     name = models.CharField(_("name"), max_length=255, blank=True)
     phone = models.CharField(_("phone"), max_length=64, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
@@ -69,6 +72,7 @@ class Client(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["connector", "external_id"], name="client_unique_per_channel")
         ]
+        indexes = [models.Index(fields=["connector", "alias_id"], name="client_alias")]
 
     def __str__(self) -> str:
         return self.name or f"#{self.pk}"

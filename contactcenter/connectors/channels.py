@@ -27,6 +27,8 @@ from contactcenter.models import Connector
 
 # Kinds whose webhook handshake needs a verify token we generate.
 _VERIFY_TOKEN_KINDS = ("whatsapp", "messenger", "instagram")
+# Meta's kinds: one callback URL per app, events routed by the account ids inside them.
+META_KINDS = ("whatsapp", "messenger", "instagram")
 
 
 def is_messenger_kind(kind: str) -> bool:
@@ -90,3 +92,9 @@ def webhook_url(connector: Connector, *, base_url: str = "") -> str:
     """The public URL the platform posts to: `CONNECTORS_PUBLIC_URL` (behind a proxy) or `base_url`."""
     base = (getattr(settings, "CONNECTORS_PUBLIC_URL", "") or base_url).rstrip("/")
     return f"{base}{webhook_path(connector)}"
+
+
+def app_webhook_url(kind: str, *, base_url: str = "") -> str:
+    """The one URL to set in Meta's App Dashboard for every account of an app (Meta kinds only)."""
+    base = (getattr(settings, "CONNECTORS_PUBLIC_URL", "") or base_url).rstrip("/")
+    return f"{base}{reverse('meta_app_webhook', kwargs={'kind': kind})}"

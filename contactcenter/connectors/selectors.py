@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from contactcenter.connectors.adapters import ADAPTER_KINDS, get_adapter
 from contactcenter.connectors.adapters.text import reply_window_state
-from contactcenter.models import Connector, OutboundDelivery
+from contactcenter.models import Connector, OutboundDelivery, UnroutedWebhook
 from openlines.models import OpenLine
 from openlines.session_models import Message, Session
 
@@ -114,3 +114,18 @@ def connector_health(connector: Connector) -> ConnectorHealth:
         pending_retries=deliveries.filter(status=OutboundDelivery.Status.PENDING, attempts__gt=0).count(),
         failed_deliveries=deliveries.filter(status=OutboundDelivery.Status.FAILED).count(),
     )
+
+
+UNROUTED_SHOWN = 50
+
+
+def unrouted_webhooks() -> list[UnroutedWebhook]:
+    """Meta accounts that sent us webhooks no active channel owns, most recent first (an account since
+    connected to a channel is no longer listed)."""
+    rows = list(UnroutedWebhook.objects.order_by("-last_seen_at", "-id")[: UNROUTED_SHOWN * 2])
+    owned = set(
+        Connector.objects.filter(active=True, account_id__in=[row.account_id for row in rows]).values_list(
+            "kind", "account_id"
+        )
+    )
+    return [row for row in rows if (row.kind, row.account_id) not in owned][:UNROUTED_SHOWN]

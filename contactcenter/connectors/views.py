@@ -19,10 +19,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from contactcenter.connectors.channels import webhook_url
+from contactcenter.connectors.channels import app_webhook_url, webhook_url
 from contactcenter.connectors.forms import ConnectForm, ConnectorEditForm
 from contactcenter.connectors.kinds import ConnectorKind, KindSpec
-from contactcenter.connectors.selectors import connector_health, reply_window_for
+from contactcenter.connectors.selectors import connector_health, reply_window_for, unrouted_webhooks
 from contactcenter.models import Connector
 from contactcenter.permissions import Action, Area, can, permitted_queryset
 from contactcenter.services.connectors import connector_create, connector_delete, connector_update
@@ -102,6 +102,7 @@ def contact_center(request: HttpRequest) -> HttpResponse:
         "tiles": tiles,
         "may_connect": can(user, Area.CONNECTORS, Action.MODIFY),
         "may_create_line": can(user, Area.LINES, Action.MODIFY),
+        "unrouted": unrouted_webhooks(),
     }
     return render(
         request, "contactcenter/contact_center.html", {**admin.site.each_context(request), **context}
@@ -260,12 +261,14 @@ def connector_status(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     may_modify = can(request.user, Area.CONNECTORS, Action.MODIFY, connector)
     meta = connector.kind in (ConnectorKind.WHATSAPP, ConnectorKind.MESSENGER, ConnectorKind.INSTAGRAM)
+    base_url = request.build_absolute_uri("/")
     context = {
         "title": str(connector),
         "connector": connector,
         "health": connector_health(connector),
         "may_modify": may_modify,
-        "callback_url": webhook_url(connector, base_url=request.build_absolute_uri("/")) if meta else "",
+        "callback_url": app_webhook_url(connector.kind, base_url=base_url) if meta else "",
+        "channel_url": webhook_url(connector, base_url=base_url) if meta else "",
         # The verify token is ours, made for this channel, and must be pasted into Meta's dashboard.
         "verify_token": connector.secrets.get("verify_token", "") if meta and may_modify else "",
     }

@@ -4,41 +4,40 @@ The view (`contactcenter.connectors.webhooks`) verifies the request and calls `w
 which keeps the raw body under a deduplication key made of the platform's own ids (a replay stores
 nothing) and enqueues `webhook_event_process`. Processing turns every item of the batch into engine
 calls: client messages through `message_ingest` (with their media downloaded to our storage at once,
-because platform links expire), delivery and read receipts through `message_delivery_set` (which never
-moves a status backwards), and "blocked by the user" onto the client.
+because platform links expire, and retried later when that fails: `inbound_media`; the sender is matched
+to one client whichever of its ids it comes with, and named: `client_identity`), delivery and read
+receipts through `message_delivery_set` (which never moves a status backwards), and "blocked by the
+user" onto the client.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import mimetypes
-import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
 from contactcenter.background import task_enqueue
 from contactcenter.connectors.adapters.base import (
-    Attachment,
-    ChannelApiError,
     ContactEvent,
     InboundMessage,
     ParsedBatch,
     PayloadError,
     StatusUpdate,
 )
-from contactcenter.connectors.channels import adapter_for, credentials_for
-from contactcenter.models import Connector, WebhookEvent
+from contactcenter.connectors.channels import adapter_for
+from contactcenter.models import Connector, UnroutedWebhook, WebhookEvent
+from contactcenter.services.client_identity import (
+    client_fallback_name,
+    client_identity,
+    client_profile_request,
+)
+from contactcenter.services.inbound_media import attachment_store, media_downloads_schedule
 from contactcenter.timers import register_timer
 from openlines.services import ingest
 from openlines.services.delivery import message_delivery_set
@@ -88,6 +87,24 @@ def webhook_event_store(
     except IntegrityError:
         return None
     return event
+
+
+def webhook_unrouted_record(*, kind: str, account_ids: list[str]) -> None:
+    """Count a signed Meta webhook naming accounts no channel here owns (shown on the Contact Center page)."""
+    now = timezone.now()
+    for account_id in account_ids:
+        account_id = account_id[:255]
+        logger.warning("%s webhook for account %s: no channel owns it", kind, account_id)
+        same = UnroutedWebhook.objects.filter(kind=kind, account_id=account_id)
+        if same.update(count=F("count") + 1, last_seen_at=now):
+            continue
+        try:
+            with transaction.atomic():
+                UnroutedWebhook.objects.create(
+                    kind=kind, account_id=account_id, first_seen_at=now, last_seen_at=now, count=1
+                )
+        except IntegrityError:
+            same.update(count=F("count") + 1, last_seen_at=now)
 
 
 def webhook_event_process(event_id: int) -> None:
@@ -163,57 +180,53 @@ def _message_apply(connector: Connector, inbound: InboundMessage) -> None:
         return
     if Message.objects.filter(connector=connector, external_id=inbound.external_id).exists():
         return  # a replay inside a different batch: skip the media download too
-    attachments = [_attachment_store(connector, attachment) for attachment in inbound.attachments]
-    result = ingest.message_ingest(
-        connector=connector,
-        client=ingest.InboundClient(
-            external_id=inbound.sender_id,
-            name=(inbound.sender_name or "")[:255],
-            phone=(inbound.sender_phone or "")[:64],
-        ),
-        message=ingest.InboundMessage(
-            external_id=inbound.external_id,
-            text=inbound.text or "",
-            attachments=attachments,
-            external_chat_id=inbound.chat_id,
-            sent_at=inbound.sent_at,
-        ),
-    )
+    stored = [
+        attachment_store(connector, attachment, position=position)
+        for position, attachment in enumerate(inbound.attachments)
+    ]
+    pending = [retry for _entry, retry in stored if retry is not None]
+    client_id, chat_id = client_identity(connector=connector, inbound=inbound)
+    known = Client.objects.filter(connector=connector, external_id=client_id).values_list("name", flat=True)
+    name = (inbound.sender_name or "")[:255]
+    if not name and not any(known):
+        name = client_fallback_name(connector=connector, external_id=client_id)
+
+    def ingest_once() -> ingest.IngestResult:
+        result = ingest.message_ingest(
+            connector=connector,
+            client=ingest.InboundClient(
+                external_id=client_id, name=name, phone=(inbound.sender_phone or "")[:64]
+            ),
+            message=ingest.InboundMessage(
+                external_id=inbound.external_id,
+                text=inbound.text or "",
+                attachments=[entry for entry, _retry in stored],
+                external_chat_id=chat_id,
+                sent_at=inbound.sent_at,
+            ),
+        )
+        if pending and not result.duplicate:
+            media_downloads_schedule(
+                connector=connector, message=result.message, pending=pending, sent_at=inbound.sent_at
+            )
+        return result
+
+    if pending:
+        # The retries are written with the message: a crash between them would leave a file "retrying"
+        # for ever.
+        with transaction.atomic():
+            result = ingest_once()
+    else:
+        result = ingest_once()
     if result.duplicate:
         return
     client = Client.objects.get(pk=result.session.chat.client_id)
+    if inbound.sender_alias and not client.alias_id and inbound.sender_alias != client.external_id:
+        Client.objects.filter(pk=client.pk, alias_id="").update(alias_id=inbound.sender_alias[:255])
     if client.blocked_at is not None:
         # Writing to us again means the client unblocked us.
         Client.objects.filter(pk=client.pk).update(blocked_at=None)
-
-
-def _attachment_store(connector: Connector, attachment: Attachment) -> dict[str, Any]:
-    """The attachment as stored on the message; its file downloaded into our storage now."""
-    entry: dict[str, Any] = {"kind": attachment.kind, "name": attachment.file_name or attachment.title or ""}
-    if attachment.latitude is not None and attachment.longitude is not None:
-        entry.update(lat=attachment.latitude, lon=attachment.longitude)
-    if attachment.media_ref is None:
-        return entry
-    try:
-        fetched = adapter_for(connector).fetch_media(credentials_for(connector), attachment.media_ref)
-    except ChannelApiError as exc:
-        entry["error"] = exc.error.reason
-        return entry
-    mime = fetched.mime_type or attachment.mime_type or "application/octet-stream"
-    name = fetched.file_name or attachment.file_name or ""
-    extension = mimetypes.guess_extension(mime) or ""
-    safe = get_valid_filename(name)[:80] if name else f"{attachment.kind}{extension}"
-    path = default_storage.save(
-        f"connectors/{connector.uuid}/{secrets.token_urlsafe(16)}/{safe}", ContentFile(fetched.content)
-    )
-    entry.update(
-        name=name or safe,
-        mime=mime,
-        size=fetched.size,
-        path=path,
-        url=reverse("contactcenter:connector_media", kwargs={"path": path}),
-    )
-    return entry
+    client_profile_request(connector=connector, client=client)
 
 
 # --- Receipts -------------------------------------------------------------------------------------

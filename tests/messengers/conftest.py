@@ -41,10 +41,53 @@ class FakePlatform:
         for method, pattern, responses in self.routes:
             if method == request.method and pattern.search(str(request.url)):
                 return responses.pop(0) if len(responses) > 1 else responses[0]
+        if is_profile_lookup(request):
+            return no_profile()
         raise AssertionError(f"unexpected request {request.method} {request.url}")
 
     def sent(self, pattern: str) -> list[httpx.Request]:
         return [r for r in self.requests if re.search(pattern, str(r.url))]
+
+    def calls(self) -> list[httpx.Request]:
+        """Every request except the profile lookups a new Messenger or Instagram client causes."""
+        return [r for r in self.requests if not is_profile_lookup(r)]
+
+
+PROFILE_FIELDS = ("first_name,last_name,profile_pic", "name,username,profile_pic")
+
+
+def is_profile_lookup(request: httpx.Request) -> bool:
+    """The Messenger / Instagram profile lookup made after a new client's message."""
+    return request.method == "GET" and request.url.params.get("fields") in PROFILE_FIELDS
+
+
+def no_profile() -> httpx.Response:
+    """Unless a test routes the lookup, Meta answers as it does for a user it will not describe."""
+    return httpx.Response(
+        400,
+        json={
+            "error": {
+                "message": "No profile",
+                "type": "OAuthException",
+                "code": 100,
+                "error_subcode": 2018218,
+            }
+        },
+    )
+
+
+def _offline(request: httpx.Request) -> httpx.Response:
+    if is_profile_lookup(request):
+        return no_profile()
+    raise httpx.ConnectError("tests reach no real platform", request=request)
+
+
+@pytest.fixture(autouse=True)
+def offline_platforms(monkeypatch) -> None:
+    """Tests that route no platform reach none: requests fail as without a network (never leave the host)."""
+    monkeypatch.setattr(
+        adapters_module, "_shared_client", httpx.Client(transport=httpx.MockTransport(_offline))
+    )
 
 
 def ok(body: Any = None, **kwargs: Any) -> httpx.Response:

@@ -37,7 +37,10 @@ def test_connect_whatsapp_shows_callback_url_verify_token_and_health(
     connector = Connector.objects.get()
     page.wait_for_url(f"**/contact-center/connectors/{connector.pk}/status/")
     callback = page.locator('[data-testid="callback-url"]').inner_text()
-    assert callback == f"https://cc.example/connectors/whatsapp/{connector.uuid}/"
+    # Meta allows one callback URL per app: the app-level URL, which routes by the account in each event.
+    assert callback == "https://cc.example/connectors/whatsapp/"
+    channel_url = page.locator('[data-testid="channel-url"]').inner_text()
+    assert channel_url == f"https://cc.example/connectors/whatsapp/{connector.uuid}/"
     assert page.locator('[data-testid="verify-token"]').inner_text() == connector.secrets["verify_token"]
     assert page.locator('[data-testid="last-event"]').inner_text() == "No event received yet"
     content = page.content()

@@ -158,7 +158,7 @@ async def test_webhook_message_reaches_the_agent_and_the_answer_leaves_as_the_pl
 
     message = await database_sync_to_async(answer_it)()
     await sync_to_async(tasks.run)()
-    [request] = platform.requests
+    [request] = platform.calls()
     assert json.loads(request.content) == expected
     delivered = await database_sync_to_async(Message.objects.get)(pk=message.pk)
     assert delivered.delivery == "sent"

@@ -429,3 +429,55 @@ def test_media_url_variants_cannot_reach_another_conversations_file(
         f"{folder}/other.jpg",
     ):
         assert client.get(f"/contact-center/media/{probe}").status_code == 404, probe
+
+
+TELEGRAM_NAMED_FILES = [
+    (
+        "document",
+        "document",
+        {"file_name": "invoice.pdf", "mime_type": "application/pdf"},
+        "documents/file_8.pdf",
+    ),
+    (
+        "audio",
+        "audio",
+        {"file_name": "song.mp3", "mime_type": "audio/mpeg", "duration": 3},
+        "music/file_9.mp3",
+    ),
+    (
+        "video",
+        "video",
+        {"file_name": "clip.mp4", "mime_type": "video/mp4", "width": 1, "height": 1, "duration": 1},
+        "videos/file_10.MP4",
+    ),
+    ("voice", "audio", {"mime_type": "audio/ogg", "duration": 2}, "voice/file_11.oga"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "kind", "fields", "file_path"), TELEGRAM_NAMED_FILES, ids=[k for k, *_ in TELEGRAM_NAMED_FILES]
+)
+def test_telegram_file_keeps_the_clients_file_name_and_type(
+    client, channel, platform, settle, key, kind, fields, file_path
+):
+    connector = channel("telegram")
+    platform.on("POST", r"/getFile$", ok({"ok": True, "result": {"file_id": "f", "file_path": file_path}}))
+    # Telegram's file server does not know the type: it serves octet-stream under its own file name.
+    platform.on(
+        "GET",
+        r"/file/bot.+/" + file_path.replace(".", r"\.") + "$",
+        httpx.Response(200, content=b"%PDF-1.4", headers={"content-type": "application/octet-stream"}),
+    )
+    platform.on("POST", r"/sendMessage$", ok({"ok": True, "result": {"message_id": 9, "chat": {"id": 777}}}))
+    update = telegram_update(1, {key: {"file_id": "f", "file_unique_id": "u", **fields}})
+    settle(lambda: post_webhook(client, connector, update))
+    [attachment] = client_message(connector).attachments
+    assert attachment["kind"] == kind
+    assert attachment["mime"] == fields["mime_type"]
+    expected = fields.get("file_name", file_path.rsplit("/", 1)[-1])
+    assert attachment["name"] == expected and attachment["path"].endswith("/" + expected)
+    assert stored_bytes(attachment) == b"%PDF-1.4"
+    client.force_login(client_message(connector).session.offers.first().user)
+    response = client.get(attachment["url"])
+    assert response["Content-Type"] == fields["mime_type"]
+    assert f'filename="{expected}"' in response["Content-Disposition"]

@@ -163,7 +163,7 @@ def test_reply_window_closed_fails_at_once_without_calling_the_platform(
     session = start(client, connector, settle, payload)
     Message.objects.filter(author_type="client").update(created_at=timezone.now() - timedelta(days=8))
     message = agent_writes(settle, session, "too late")
-    assert platform.requests == []
+    assert platform.calls() == []
     message = reload(message)
     assert message.delivery == "failed" and "window" in message.delivery_error
 

@@ -74,6 +74,7 @@ def test_meta_connect_shows_the_callback_url_and_verify_token(admin, line, accep
         f"/connectors/{connector.pk}/status/"
     )
     page = admin.get(response["Location"]).content.decode()
+    assert f'data-testid="callback-url">https://cc.example/connectors/{kind}/</code>' in page
     assert f"https://cc.example/connectors/{kind}/{connector.uuid}/" in page
     assert connector.secrets["verify_token"] in page
     assert SECRET not in page and TOKEN not in page

@@ -194,6 +194,18 @@ class InboundMessage:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     account_id: str | None = None  # our side: phone number id, page id, IG account id
     edited: bool = False
+    # Another durable id of the same sender (WhatsApp: the phone's wa_id when ``sender_id`` is the BSUID).
+    sender_alias: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientProfile:
+    """What a platform's profile API says about a client (Messenger, Instagram: webhooks carry no name)."""
+
+    name: str | None = None
+    username: str | None = None
+    avatar_url: str | None = None
+    profile_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -571,6 +583,11 @@ class ChannelAdapter(ABC, Generic[CredentialsT]):
         Only for finding the channel whose secret then verifies the body: never trust it before that.
         """
         return ()
+
+    def fetch_profile(self, credentials: CredentialsT, user_id: str) -> ClientProfile | None:
+        """The client's profile from the platform, or None where webhooks already carry the name;
+        raises ``ChannelApiError``."""
+        return None
 
     # -- outbound ------------------------------------------------------------------------------
 

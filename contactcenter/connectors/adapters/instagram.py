@@ -16,6 +16,7 @@ from contactcenter.connectors.adapters.base import (
     DEFAULT_MAX_MEDIA_BYTES,
     Capabilities,
     ChannelApiError,
+    ClientProfile,
     ConnectResult,
     InstagramCredentials,
     OutboundMedia,
@@ -105,6 +106,25 @@ class InstagramAdapter(PageMessagingAdapter[InstagramCredentials]):
         body = self._envelope(to, human_agent_tag)
         body["message"] = {"attachment": {"type": kind, "payload": {"url": media.url}}}
         return self._sent_id(self._graph("POST", url, credentials.access_token, json_body=body))
+
+    def fetch_profile(self, credentials: InstagramCredentials, user_id: str) -> ClientProfile:
+        """The User Profile API on the IGSID: ``GET /<IGSID>?fields=name,username,profile_pic`` (on
+        graph.instagram.com with Instagram Login, graph.facebook.com with Facebook Login)."""
+        creds = self._check(credentials)
+        base_url = self.instagram_url if creds.login == "instagram" else None
+        data = self._graph_or_raise(
+            "GET",
+            self._graph_endpoint(user_id, base_url=base_url),
+            creds.access_token,
+            params={"fields": "name,username,profile_pic"},
+        )
+        username = optional_str(data.get("username"))
+        return ClientProfile(
+            name=optional_str(data.get("name")) or (f"@{username}" if username else None),
+            username=username,
+            avatar_url=optional_str(data.get("profile_pic")),
+            profile_url=f"https://www.instagram.com/{username}/" if username else None,
+        )
 
     def connect(self, credentials: InstagramCredentials, *, webhook_url: str) -> ConnectResult:
         """Check the token belongs to the account, then enable webhooks for it."""

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from contactcenter.connectors.adapters.base import (
     Capabilities,
     ChannelApiError,
+    ClientProfile,
     ConnectResult,
     MessengerCredentials,
     OutboundMedia,
@@ -98,6 +99,22 @@ class MessengerAdapter(PageMessagingAdapter[MessengerCredentials]):
         return self._sent_id(
             self._graph("POST", url, credentials.page_access_token, data=form, files={"filedata": upload})
         )
+
+    def fetch_profile(self, credentials: MessengerCredentials, user_id: str) -> ClientProfile:
+        """The User Profile API: ``GET /<PSID>?fields=first_name,last_name,profile_pic``, page token."""
+        creds = self._check(credentials)
+        data = self._graph_or_raise(
+            "GET",
+            self._graph_endpoint(user_id),
+            creds.page_access_token,
+            params={"fields": "first_name,last_name,profile_pic"},
+        )
+        name = " ".join(
+            part
+            for part in (optional_str(data.get("first_name")), optional_str(data.get("last_name")))
+            if part
+        )
+        return ClientProfile(name=name or None, avatar_url=optional_str(data.get("profile_pic")))
 
     def connect(self, credentials: MessengerCredentials, *, webhook_url: str) -> ConnectResult:
         """Check the page token and subscribe our app to the page's messaging fields."""

@@ -1,8 +1,9 @@
 """WhatsApp Cloud API adapter (Graph API, ``object: whatsapp_business_account``).
 
 Identity: ``sender_id`` is the business-scoped user id (``contacts[].user_id``, "BSUID") when Meta sends
-it, otherwise the phone number ``wa_id``; ``sender_phone`` is the ``wa_id`` when known; ``chat_id`` (where
-replies go) is the phone number when known, else the BSUID.
+it, otherwise the phone number ``wa_id``; ``sender_phone`` is the ``wa_id`` when known (and then also
+``sender_alias`` when the BSUID is the sender id); ``chat_id`` (where replies go) is the phone number when
+known, else the BSUID.
 """
 
 from __future__ import annotations
@@ -176,6 +177,7 @@ class WhatsAppAdapter(MetaAdapter[WhatsAppCredentials]):
             reply_to=optional_str(context.get("id")),
             raw=message,
             account_id=account_id,
+            sender_alias=phone if user_id and phone and phone != user_id else None,
         )
 
     @staticmethod
