@@ -235,6 +235,8 @@
       var a = el("a", "attachment", f.name || "file");
       if (f.url && /^\//.test(f.url)) { a.href = f.url; a.target = "_blank"; a.rel = "noopener"; }
       node.appendChild(a);
+      // A client's file still being fetched from the messenger (retried), or given up: say so.
+      if (f.download && f.error) { node.appendChild(el("div", "attachment-state attachment-" + f.download, f.error)); }
     });
     if (m.author_type === "agent" && m.delivery) {
       node.appendChild(el("div", "delivery delivery-" + m.delivery, T.delivery[m.delivery] || m.delivery));
@@ -477,6 +479,12 @@
       case "message.new":
         if (mine) { appendMessage(ev.message); if (ev.message.author_type === "client") { $("client-typing").hidden = true; } }
         refreshList();
+        break;
+      case "message.update":
+        if (mine && ev.message) {
+          var old = document.querySelector('.msg[data-id="' + Number(ev.message.id) + '"]');
+          if (old) { old.replaceWith(messageNode(ev.message)); }
+        }
         break;
       case "message.delivery":
         if (mine) {

@@ -8,15 +8,28 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.core.files.storage import default_storage
+from django.test import Client as HttpClient
 from django.utils import timezone
 
+from contactcenter.asgi import application
 from contactcenter.models import MediaDownload
 from contactcenter.services.inbound_media import media_downloads_requeue
 from contactcenter.timers import run_due_timers
-from openlines.models import RealtimeEvent
+from openlines.models import OpenLine, RealtimeEvent
 from openlines.session_models import Message
-from tests.messengers.conftest import ok, post_webhook, telegram_update, viber_message, whatsapp_payload
+from tests.messengers.conftest import (
+    make_connector,
+    ok,
+    post_webhook,
+    telegram_update,
+    viber_message,
+    whatsapp_payload,
+)
+from tests.messengers.test_end_to_end import events_until, session_cookie
 
 pytestmark = pytest.mark.django_db
 
@@ -170,3 +183,42 @@ def test_a_due_retry_is_claimed_once(client, channel, platform, settle, clock, t
     assert media_downloads_requeue(later) == 0  # a second timer process finds it claimed
     # A lost task: once the lease is over the timer claims the retry again.
     assert media_downloads_requeue(later + timedelta(minutes=6)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_agents_workspace_sees_the_file_arrive_live(make_line, agents, platform, tasks, clock):
+    agent = agents[0]
+
+    def setup():
+        line = make_line(queue=[agent])
+        OpenLine.objects.filter(pk=line.pk).update(welcome_message=False, agreement_message=False)
+        return make_connector(line, "viber")
+
+    connector = await database_sync_to_async(setup)()
+    platform.on("GET", r"dl-media\.viber\.com/p$", httpx.Response(503), httpx.Response(200, content=JPEG))
+    ws = WebsocketCommunicator(
+        application,
+        "/ws/staff/",
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
+            (b"cookie", await database_sync_to_async(session_cookie)(agent)),
+        ],
+    )
+    connected, _ = await ws.connect()
+    assert connected
+    assert (await ws.receive_json_from())["type"] == "hello"
+    payload = viber_message(11, "", type="picture", media="https://dl-media.viber.com/p", file_name="p.jpg")
+    response = await sync_to_async(post_webhook)(HttpClient(), connector, payload)
+    assert response.status_code == 200
+    await sync_to_async(tasks.run)()
+    await events_until(ws, {"offer.new"})
+
+    clock.now += timedelta(seconds=31)
+    await sync_to_async(run_due_timers)(clock.now)
+    await sync_to_async(tasks.run)()
+    update = (await events_until(ws, {"message.update"}))["message.update"]
+    [attachment] = update["message"]["attachments"]
+    assert attachment["name"] == "p.jpg" and attachment["url"].startswith("/contact-center/media/connectors/")
+    assert "download" not in attachment
+    await ws.disconnect()
