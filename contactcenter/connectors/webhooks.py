@@ -154,8 +154,13 @@ def connector_webhook(request: HttpRequest, kind: str, uuid: str) -> HttpRespons
         key = uuid_lib.UUID(uuid)
     except ValueError:
         return _text(404)
-    connector = Connector.objects.filter(kind=kind, uuid=key, active=True).first()
+    connector = Connector.objects.filter(kind=kind, uuid=key).first()
     if connector is None:
+        return _text(404)
+    # A deactivated Meta channel's URL may still be the app's one callback URL: its events for the app's
+    # other accounts are routed like the app-level URL's. Any other request to an inactive channel is 404.
+    routes_for_app = kind in META_KINDS and request.method == "POST"
+    if not connector.active and not routes_for_app:
         return _text(404)
     refused = _limited(f"{kind}:{connector.uuid}")
     if refused is not None:
@@ -164,8 +169,8 @@ def connector_webhook(request: HttpRequest, kind: str, uuid: str) -> HttpRespons
     if isinstance(webhook, HttpResponse):
         return webhook
     adapter = get_adapter(kind)
-    if kind in META_KINDS and webhook.method == "POST":
-        return _meta_post(adapter, kind, connector, webhook)
+    if routes_for_app:
+        return _meta_post(adapter, kind, connector if connector.active else None, webhook)
     return _handle(adapter, [connector], webhook)
 
 

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -213,9 +213,18 @@ def _message_apply(connector: Connector, inbound: InboundMessage) -> None:
 
     if pending:
         # The retries are written with the message: a crash between them would leave a file "retrying"
-        # for ever.
-        with transaction.atomic():
-            result = ingest_once()
+        # for ever. Inside our transaction the ingest leaves a lost race (deadlock) to us: run it again.
+        attempt = 1
+        while True:
+            try:
+                with transaction.atomic():
+                    result = ingest_once()
+                break
+            except OperationalError as error:
+                sqlstate = getattr(error.__cause__, "sqlstate", None)
+                if sqlstate not in ingest.LOST_RACE_SQLSTATES or attempt >= ingest.LOST_RACE_ATTEMPTS:
+                    raise
+                attempt += 1
     else:
         result = ingest_once()
     if result.duplicate:

@@ -155,3 +155,16 @@ def test_app_level_url_with_an_unknown_signature_stores_nothing(client, channel)
     response = post(client, "/connectors/messenger/", batch("messenger", "OTHER"), secret="another-app")
     assert response.status_code == 200
     assert not UnroutedWebhook.objects.exists() and not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize("kind", META_KINDS)
+def test_a_deactivated_channels_url_still_routes_the_apps_other_accounts(client, two_channels, settle, kind):
+    first, second = two_channels(kind)
+    Connector.objects.filter(pk=first.pk).update(active=False)
+    response = settle(lambda: post(client, url_of(first), batch(kind, first.account_id, second.account_id)))
+    assert response.status_code == 200
+    assert texts_of(second) == [f"to {second.account_id}"]
+    assert texts_of(first) == []
+    assert UnroutedWebhook.objects.get().account_id == first.account_id
+    assert post(client, url_of(first), batch(kind, second.account_id), secret="forged").status_code == 403
+    assert client.get(url_of(first), {"hub.mode": "subscribe"}).status_code == 404
