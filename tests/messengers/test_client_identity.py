@@ -84,6 +84,16 @@ def test_first_message_with_both_ids_keeps_the_phone_as_the_alias(client, whatsa
 # --- Messenger and Instagram profiles ------------------------------------------------------------
 
 
+def client_name_seen_by_the_agent(client) -> str:
+    """The client's name as the offered agent's sessions API shows it."""
+    session = Session.objects.get()
+    client.force_login(session.offers.first().user)
+    response = client.get(f"/api/v1/sessions/{session.pk}/")
+    assert response.status_code == 200, response.content
+    client.logout()
+    return response.json()["client"]["name"]
+
+
 def messenger_message(mid: str, sender: str = "PSID1234") -> dict[str, Any]:
     return page_payload("page", "PAGE1", [page_message("PAGE1", mid, "Hi", sender=sender)])
 
@@ -110,6 +120,7 @@ def test_messenger_client_gets_the_name_from_the_user_profile_api(client, messen
     assert settle(lambda: post_webhook(client, messenger, messenger_message("m.1"))).status_code == 200
     person = Client.objects.get()
     assert person.name == "Tom Smith" and person.avatar_url == "https://cdn.example/tom.jpg"
+    assert client_name_seen_by_the_agent(client) == "Tom Smith"
     [lookup] = platform.sent(r"/PSID1234\?")
     assert lookup.url.params["fields"] == "first_name,last_name,profile_pic"
     assert lookup.headers["authorization"] == "Bearer page-token"
@@ -126,6 +137,7 @@ def test_profile_failure_never_blocks_the_message_and_leaves_a_readable_name(
     assert Message.objects.get(author_type="client").text == "Hi"
     person = Client.objects.get()
     assert person.name == "Facebook Messenger user 1234"
+    assert client_name_seen_by_the_agent(client) == "Facebook Messenger user 1234"
     # Not asked again on every message, but again after an hour.
     settle(lambda: post_webhook(client, messenger, messenger_message("m.2")))
     assert len(platform.sent(r"/PSID1234\?")) == 1
