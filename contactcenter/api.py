@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
@@ -110,8 +111,8 @@ def _authenticate(request: HttpRequest) -> None:
             raise ApiError(401, _("Authentication required: log in or send a personal API token."))
         # Read the raw body first: the CSRF check parses form bodies, which would consume the stream and
         # leave the view's `request.body` raising (a 500 for a form-encoded POST). Not for file uploads:
-        # those are parsed as a stream into `request.FILES` (reading them whole would cap their size).
-        if request.content_type != "multipart/form-data":
+        # large ones are parsed as a stream into `request.FILES` (reading them whole is refused as too big).
+        if request.content_type != "multipart/form-data" or not _larger_than_memory_limit(request):
             _raw_body(request)
         if request.method not in SAFE_METHODS and _csrf_failure(request) is not None:
             raise ApiError(403, _("CSRF verification failed: send the X-CSRFToken header."))
@@ -255,6 +256,12 @@ def query_text(request: HttpRequest, name: str, *, max_length: int = QUERY_TEXT_
     if len(value) > max_length:
         raise ApiError(400, {name: [_("At most %(n)d characters.") % {"n": max_length}]})
     return value
+
+
+def _larger_than_memory_limit(request: HttpRequest) -> bool:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    return limit is not None and (not str(length).isdigit() or int(length) > limit)
 
 
 def _raw_body(request: HttpRequest) -> bytes:
