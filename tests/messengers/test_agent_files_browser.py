@@ -46,8 +46,22 @@ def answered(connector, settle, payload) -> Session:
     return Session.objects.get(pk=session.pk)
 
 
-def workspace(browser, live_server, session: Session):
-    page = browser.new_page()
+@pytest.fixture
+def workspace(browser, live_server):
+    """The agent's workspace on a conversation; closed before the server stops (no late requests)."""
+    opened = []
+
+    def open_page(session: Session):
+        page = browser.new_page()
+        opened.append(page)
+        return _logged_in(page, live_server, session)
+
+    yield open_page
+    for page in opened:
+        page.close()
+
+
+def _logged_in(page, live_server, session: Session):
     page.set_default_timeout(15_000)
     page.goto(f"{live_server.url}/admin/login/?next=/agent/")
     page.fill("#id_username", session.operator.username)
@@ -79,12 +93,12 @@ def paste_or_drop(page, how: str, name: str, mime: str, content: bytes) -> None:
 
 
 def test_agent_attaches_pastes_and_drops_files_that_reach_telegram(
-    browser, live_server, channel, platform, settle, tasks
+    workspace, channel, platform, settle, tasks
 ):
     connector = channel("telegram")
     platform.on("POST", r"/sendDocument$", ok(TG_OK)).on("POST", r"/sendPhoto$", ok(TG_OK))
     session = answered(connector, settle, telegram_update(1, {"text": "Send me the offer"}))
-    page = workspace(browser, live_server, session)
+    page = workspace(session)
     title = page.get_attribute("#composer-attach", "title")
     assert "50" in title and "MB" in title and "image/jpeg" in title  # the channel's limits, before sending
 
@@ -124,11 +138,11 @@ def test_agent_attaches_pastes_and_drops_files_that_reach_telegram(
 
 
 def test_a_file_beyond_the_channels_limits_is_refused_before_uploading(
-    browser, live_server, channel, platform, settle, tasks
+    workspace, channel, platform, settle, tasks
 ):
     connector = channel("whatsapp")
     session = answered(connector, settle, whatsapp_payload(messages=[whatsapp_text("wamid.IN1")]))
-    page = workspace(browser, live_server, session)
+    page = workspace(session)
     uploads = []
     page.on("request", lambda request: uploads.append(request.url) if "/files/" in request.url else None)
     page.set_input_files(
