@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.request import RawPostDataException
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -108,8 +110,10 @@ def _authenticate(request: HttpRequest) -> None:
         if not request.user.is_authenticated:
             raise ApiError(401, _("Authentication required: log in or send a personal API token."))
         # Read the raw body first: the CSRF check parses form bodies, which would consume the stream and
-        # leave the view's `request.body` raising (a 500 for a form-encoded POST).
-        _raw_body(request)
+        # leave the view's `request.body` raising (a 500 for a form-encoded POST). Not for file uploads:
+        # large ones are parsed as a stream into `request.FILES` (reading them whole is refused as too big).
+        if request.content_type != "multipart/form-data" or not _larger_than_memory_limit(request):
+            _raw_body(request)
         if request.method not in SAFE_METHODS and _csrf_failure(request) is not None:
             raise ApiError(403, _("CSRF verification failed: send the X-CSRFToken header."))
     if not (request.user.is_active and request.user.is_staff):
@@ -254,11 +258,19 @@ def query_text(request: HttpRequest, name: str, *, max_length: int = QUERY_TEXT_
     return value
 
 
+def _larger_than_memory_limit(request: HttpRequest) -> bool:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    return limit is not None and (not str(length).isdigit() or int(length) > limit)
+
+
 def _raw_body(request: HttpRequest) -> bytes:
     try:
         return request.body
     except RequestDataTooBig:
         raise ApiError(413, _("The body is too large.")) from None
+    except RawPostDataException:  # a multipart body already parsed as a form: not what a JSON view takes
+        raise ApiError(400, _("The body is not valid JSON.")) from None
 
 
 def json_fields(request: HttpRequest, allowed: set[str]) -> dict[str, Any]:

@@ -17,7 +17,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    ValidationError,
+)
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
@@ -37,7 +44,8 @@ from contactcenter.api import (
     query_text,
 )
 from contactcenter.openapi import Operation, Parameter, component_register, operation_register, ref
-from openlines.attachments import MAX_FILES, files_from_json
+from contactcenter.services.agent_files import agent_attachments_from_json, agent_file_store
+from openlines.attachments import MAX_FILES
 from openlines.models import CannedResponse
 from openlines.selectors import sessions_visible_to
 from openlines.services import actions
@@ -335,7 +343,7 @@ def session_messages(request: HttpRequest, pk: int) -> HttpResponse:
         text = data.get("text", "")
         if not isinstance(text, str):
             raise ApiError(400, {"text": [_("Enter text.")]})
-        files = files_from_json(data.get("attachments"), path="attachments")
+        files = agent_attachments_from_json(data.get("attachments"), session_id=session_id)
         message = perform_action(
             lambda: actions.message_send(
                 user=request.user, session_id=session_id, text=text, attachments=files
@@ -345,6 +353,23 @@ def session_messages(request: HttpRequest, pk: int) -> HttpResponse:
     session = _visible(request, pk)
     _may_read(request, session)
     return JsonResponse(_messages_page(request, session))
+
+
+@api_view(methods=["POST"])
+def session_files(request: HttpRequest, pk: int) -> HttpResponse:
+    """Upload a file to send in this conversation (multipart, field `file`); the message refers to it by
+    the returned `file` token. Checked at once against the channel's size and type limits."""
+    session_id = _visible_id(request, pk)
+    try:
+        upload = request.FILES.get("file")
+    except RequestDataTooBig:
+        raise ApiError(413, _("The body is too large.")) from None
+    except (TooManyFieldsSent, TooManyFilesSent):
+        raise ApiError(400, {"file": [_("Send one file.")]}) from None
+    stored = perform_action(
+        lambda: agent_file_store(user=request.user, session_id=session_id, upload=upload)
+    )
+    return JsonResponse(stored, status=201)
 
 
 def _messages_page(request: HttpRequest, session: Session) -> dict[str, Any]:
@@ -625,12 +650,41 @@ component_register(
 )
 component_register("FileByUrl", _file_schema)
 component_register(
+    "FileUpload",
+    lambda: {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "description": "The token `POST /sessions/{id}/files/` returned."}
+        },
+        "required": ["file"],
+        "additionalProperties": False,
+    },
+)
+component_register(
+    "StoredFile",
+    lambda: {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "description": "Refer to the file by this token when sending."},
+            "kind": {"type": "string", "enum": ["photo", "video", "audio", "document"]},
+            "name": {"type": "string"},
+            "mime": {"type": "string"},
+            "size": {"type": "integer"},
+            "url": {"type": "string", "description": "Where staff open the file."},
+        },
+    },
+)
+component_register(
     "MessageCreate",
     lambda: {
         "type": "object",
         "properties": {
             "text": {"type": "string", "maxLength": actions.MAX_MESSAGE_LENGTH},
-            "attachments": {"type": "array", "items": ref("FileByUrl"), "maxItems": MAX_FILES},
+            "attachments": {
+                "type": "array",
+                "items": {"oneOf": [ref("FileUpload"), ref("FileByUrl")]},
+                "maxItems": MAX_FILES,
+            },
         },
         "additionalProperties": False,
         "description": "Text, files, or both.",
@@ -809,6 +863,27 @@ operation_register(
             201: ("The stored message; sending to the channel follows.", "Message"),
             400: ("Empty or invalid message.", "Errors"),
             409: ("Closed, or a bot is talking to the client.", "Errors"),
+            **_COMMON,
+        },
+    )
+)
+operation_register(
+    Operation(
+        "POST",
+        "/sessions/{id}/files/",
+        "sessions_files_upload",
+        "Upload a file to send to the client",
+        TAG,
+        description=(
+            "A `multipart/form-data` body with one field, `file`. Checked against the channel's size and "
+            "type limits (400 naming them); then send it with `{\"attachments\": [{\"file\": \"<token>\"}]}` "
+            "within a day. Needs to be able to write in the conversation."
+        ),
+        parameters=(_ID,),
+        responses={
+            201: ("The stored file and its token.", "StoredFile"),
+            400: ("No file, or beyond the channel's limits.", "Errors"),
+            409: ("The conversation is closed.", "Errors"),
             **_COMMON,
         },
     )

@@ -12,6 +12,7 @@ urlpatterns = [
     path("sessions/", sessions_api.sessions_collection, name="sessions"),
     path("sessions/<int:pk>/", sessions_api.session_detail, name="session_detail"),
     path("sessions/<int:pk>/messages/", sessions_api.session_messages, name="session_messages"),
+    path("sessions/<int:pk>/files/", sessions_api.session_files, name="session_files"),
     path("sessions/<int:pk>/answer/", sessions_api.session_answer, name="session_answer"),
     path("sessions/<int:pk>/intercept/", sessions_api.session_intercept, name="session_intercept"),
     path("sessions/<int:pk>/skip/", sessions_api.session_skip, name="session_skip"),

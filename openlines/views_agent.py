@@ -26,6 +26,7 @@ from contactcenter.numbers import id_from_text
 from contactcenter.permissions import can
 from contactcenter.selectors import agent_availability, open_work_day
 from contactcenter.services import availability
+from contactcenter.services.agent_files import agent_attachments_from_json, file_limits_json
 from openlines import selectors
 from openlines.models import OpenLine
 from openlines.services import actions
@@ -109,6 +110,14 @@ def workspace_strings() -> dict[str, Any]:
         "new_assignment": _("New conversation"),
         "lost": _("This conversation is no longer yours."),
         "internal": _("Only staff see this"),
+        "attach": _("Attach files"),
+        "attach_limits": _("You can send %(limits)s."),
+        "no_files": _("Files cannot be sent on this channel."),
+        "file_too_large": _("%(name)s is too large: this channel takes %(limits)s."),
+        "file_type": _("%(name)s cannot be sent: this channel takes %(limits)s."),
+        "uploading": _("Uploading %(name)s…"),
+        "remove_file": _("Remove"),
+        "drop_files": _("Drop files to attach them"),
     }
 
 
@@ -163,6 +172,8 @@ def _session_detail(request: HttpRequest, session: Session) -> dict[str, Any]:
             "relation": relation,
             "confirm_close": session.line.confirm_close,
             "client": selectors.client_panel(session=session),
+            # What the attach button takes on this channel (shown before sending, checked before uploading).
+            "files": file_limits_json(session.chat.client.connector.kind),
             "may": {
                 "answer": relation in ("offered", "operator") and session.wait_answer and not session.closed,
                 "write": relation in ("offered", "operator", "participant") and not session.closed,
@@ -210,7 +221,8 @@ def session_messages(request: HttpRequest, session_id: int) -> HttpResponse:
         text = body.get("text", "")
         if not isinstance(text, str):
             raise ApiError(400, {"text": [_("Send the text as a string.")]})
-        message = actions.message_send(user=request.user, session_id=session_id, text=text)
+        files = agent_attachments_from_json(body.get("attachments"), session_id=session_id)
+        message = actions.message_send(user=request.user, session_id=session_id, text=text, attachments=files)
         from openlines.services.lifecycle import message_payload
 
         return JsonResponse({"message": message_payload(message)}, status=201)

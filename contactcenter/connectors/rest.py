@@ -329,13 +329,30 @@ def outbound_body(message: Message) -> dict[str, Any]:
         "message": {
             "id": message.pk,
             "text": message.text,
-            "attachments": message.attachments,
+            "attachments": [_attachment_for_callback(a) for a in message.attachments],
             "author": message_author_for_client(message=message),
             "created_at": message.created_at.isoformat(),
         },
         "chat": {"id": chat.external_chat_id},
         "user": {"id": chat.client.external_id},
         "session_id": message.session_id,
+    }
+
+
+def _attachment_for_callback(attachment: dict[str, Any]) -> dict[str, Any]:
+    """A file we store goes out as a signed, expiring download link with its name, type and size; links
+    and bot buttons go as they are."""
+    path = attachment.get("path")
+    if not isinstance(path, str) or not path:
+        return attachment
+    from contactcenter.services.agent_files import file_link
+
+    return {
+        "kind": attachment.get("kind", "document"),
+        "name": attachment.get("name", ""),
+        "mime": attachment.get("mime", "application/octet-stream"),
+        "size": attachment.get("size"),
+        "url": file_link(path),
     }
 
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("connectors/<int:pk>/disconnect/", views.connector_disconnect, name="connector_disconnect"),
     path("connectors/<int:pk>/status/", views.connector_status, name="connector_status"),
     path("media/<path:path>", views.connector_media, name="connector_media"),
+    path("files/<str:token>/<str:name>", views.file_link, name="file_link"),
     path("sessions/<int:session_id>/reply-window/", views.session_reply_window, name="session_reply_window"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
@@ -312,6 +313,27 @@ def connector_media(request: HttpRequest, path: str) -> HttpResponseBase:
         filename=entry.get("name") or parts[3],
     )
     response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def file_link(request: HttpRequest, token: str, name: str) -> HttpResponseBase:
+    """An agent's file behind a signed, expiring link, for platforms and integrators that fetch files from
+    us (Viber, REST callbacks). No login: the signature is the key. Always a download with `nosniff` and a
+    sandbox, so a stored page never runs on this origin."""
+    from contactcenter.services.agent_files import file_link_path
+
+    path = file_link_path(token)
+    if path is None or path.rsplit("/", 1)[-1] != name:
+        raise Http404
+    try:
+        stored = default_storage.open(path, "rb")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise Http404 from None
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    response = FileResponse(stored, as_attachment=True, filename=name, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 
 

@@ -132,6 +132,8 @@
     Array.prototype.slice.call(box.querySelectorAll(".msg")).forEach(function (n) { n.remove(); });
     $("client-typing").hidden = true;
     showError("");
+    pending = [];
+    renderPending();
     send({ type: "watch", session_id: id });
     loadDetail();
     api("sessions/" + id + "/messages/").then(function (page) { prependPage(page, true); }).catch(function (e) { showError(errorText(e)); });
@@ -164,6 +166,7 @@
       actions.appendChild(b);
     });
     $("composer").hidden = !s.may.write;
+    renderLimits(s.files);
     renderClient(s.client);
   }
 
@@ -232,9 +235,7 @@
     node.appendChild(meta);
     if (m.text) { node.appendChild(el("div", "text", m.text)); }
     (m.attachments || []).forEach(function (f) {
-      var a = el("a", "attachment", f.name || "file");
-      if (f.url && /^\//.test(f.url)) { a.href = f.url; a.target = "_blank"; a.rel = "noopener"; }
-      node.appendChild(a);
+      node.appendChild(attachmentNode(f));
       // A client's file still being fetched from the messenger (retried), or given up: say so.
       if (f.download && f.error) { node.appendChild(el("div", "attachment-state attachment-" + f.download, f.error)); }
     });
@@ -242,6 +243,30 @@
       node.appendChild(el("div", "delivery delivery-" + m.delivery, T.delivery[m.delivery] || m.delivery));
     }
     return node;
+  }
+  function sizeText(bytes) {
+    if (!bytes && bytes !== 0) { return ""; }
+    if (bytes < 1024) { return bytes + " B"; }
+    if (bytes < 1024 * 1024) { return (bytes / 1024).toFixed(1) + " KB"; }
+    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  }
+  /* Images as thumbnails, other files as links with their name and size; only our own (relative) URLs
+     and http(s) links are followed. */
+  function attachmentNode(f) {
+    var local = f.url && /^\/[^\/]/.test(f.url);
+    var a = el("a", "attachment");
+    if (local || (f.url && /^https?:\/\//.test(f.url))) { a.href = f.url; a.target = "_blank"; a.rel = "noopener"; }
+    if (local && (f.kind === "photo" || f.image)) {
+      a.classList.add("attachment-thumb");
+      var img = el("img");
+      img.src = f.url;
+      img.alt = f.name || "";
+      a.appendChild(img);
+      return a;
+    }
+    a.appendChild(el("span", "attachment-name", f.name || "file"));
+    if (f.size) { a.appendChild(el("span", "attachment-size", sizeText(f.size))); }
+    return a;
   }
   function appendMessage(m) {
     if (seen[m.id]) { return; }
@@ -343,14 +368,159 @@
   $("composer-send").textContent = T.send;
   function sendMessage() {
     var text = input.value.trim();
-    if (!text || !currentId) { return; }
+    if (!currentId) { return; }
+    if (pending.some(function (f) { return !f.token; })) { return; } // still uploading
+    var files = pending.slice();
+    if (!text && !files.length) { return; }
     var id = currentId;
-    api("sessions/" + id + "/messages/", { text: text }).then(function (data) {
+    var body = { text: text };
+    if (files.length) { body.attachments = files.map(function (f) { return { file: f.token }; }); }
+    api("sessions/" + id + "/messages/", body).then(function (data) {
       input.value = "";
+      pending = pending.filter(function (f) { return files.indexOf(f) < 0; });
+      renderPending();
       if (id === currentId) { appendMessage(data.message); refreshDetail(); }
       refreshList();
     }).catch(function (e) { showError(errorText(e)); });
   }
+
+  /* ---- Files: attach button, drag and drop, pasted images; uploaded at once with progress ---- */
+  var pending = [], limits = null;
+  function fmt(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (all, key) { return values[key] !== undefined ? values[key] : all; });
+  }
+  function renderLimits(files) {
+    limits = files || null;
+    var attach = $("composer-attach");
+    var allowed = !!(limits && limits.max_bytes);
+    attach.hidden = !allowed;
+    attach.title = allowed ? T.attach + ". " + fmt(T.attach_limits, { limits: limits.text }) : T.no_files;
+  }
+  /* The same choice the server makes (contactcenter.connectors.adapters.base.media_kind_choose). */
+  function fileKind(mime, size) {
+    var preferred = { image: "photo", video: "video", audio: "audio" }[mime.split("/")[0]] || "document";
+    var kinds = preferred === "document" ? ["document"] : [preferred, "document"];
+    var typeOk = false;
+    for (var i = 0; i < kinds.length; i++) {
+      var limit = limits.kinds[kinds[i]];
+      if (!limit) { continue; }
+      var fits = !limit.types.length || limit.types.indexOf(mime) >= 0;
+      typeOk = typeOk || fits;
+      if (fits && size <= limit.max_bytes) { return { kind: kinds[i] }; }
+    }
+    return { error: typeOk ? "file_too_large" : "file_type" };
+  }
+  function renderPending() {
+    var ul = $("composer-files");
+    ul.textContent = "";
+    ul.hidden = !pending.length;
+    pending.forEach(function (f) {
+      var li = el("li", "composer-file" + (f.failed ? " failed" : ""));
+      li.dataset.name = f.name;
+      if (f.preview) { var img = el("img"); img.src = f.preview; img.alt = ""; li.appendChild(img); }
+      li.appendChild(el("span", "composer-file-name", f.name + " (" + sizeText(f.size) + ")"));
+      if (!f.token) {
+        var bar = el("progress");
+        bar.max = 100;
+        bar.value = f.progress;
+        bar.title = fmt(T.uploading, { name: f.name });
+        li.appendChild(bar);
+      }
+      var remove = el("button", "composer-file-remove", "\u00D7");
+      remove.type = "button";
+      remove.title = T.remove_file;
+      remove.addEventListener("click", function () {
+        if (f.xhr && !f.token) { f.xhr.abort(); }
+        pending = pending.filter(function (p) { return p !== f; });
+        renderPending();
+      });
+      li.appendChild(remove);
+      ul.appendChild(li);
+    });
+    $("composer-send").disabled = pending.some(function (f) { return !f.token; });
+  }
+  function addFiles(list) {
+    if (!currentId || !list || !list.length) { return; }
+    if (!limits || !limits.max_bytes) { showError(T.no_files); return; }
+    var errors = [];
+    Array.prototype.forEach.call(list, function (file) {
+      var name = file.name || "image.png";
+      var mime = (file.type || "application/octet-stream").toLowerCase();
+      var choice = fileKind(mime, file.size);
+      if (choice.error) { errors.push(fmt(T[choice.error], { name: name, limits: limits.text })); return; }
+      upload({ file: file, name: name, size: file.size, progress: 0, token: null, sessionId: currentId,
+        preview: choice.kind === "photo" && window.URL ? URL.createObjectURL(file) : null });
+    });
+    showError(errors.join(" "));
+  }
+  function upload(f) {
+    pending.push(f);
+    renderPending();
+    var form = new FormData();
+    form.append("file", f.file, f.name);
+    var xhr = new XMLHttpRequest();
+    f.xhr = xhr;
+    xhr.open("POST", "/api/v1/sessions/" + f.sessionId + "/files/");
+    xhr.setRequestHeader("X-CSRFToken", csrf());
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = function (e) {
+      if (e.lengthComputable) {
+        f.progress = Math.round(e.loaded * 100 / e.total);
+        var bar = document.querySelector('.composer-file[data-name="' + CSS.escape(f.name) + '"] progress');
+        if (bar) { bar.value = f.progress; }
+      }
+    };
+    xhr.onload = function () {
+      var data = {};
+      try { data = JSON.parse(xhr.responseText); } catch (e) { data = {}; }
+      if (xhr.status === 201 && data.file) {
+        f.token = data.file;
+        f.progress = 100;
+      } else {
+        pending = pending.filter(function (p) { return p !== f; });
+        showError(errorText({ data: data, message: "HTTP " + xhr.status }));
+      }
+      renderPending();
+    };
+    xhr.onerror = function () {
+      pending = pending.filter(function (p) { return p !== f; });
+      showError(errorText({ message: "HTTP 0" }));
+      renderPending();
+    };
+    xhr.send(form);
+  }
+  $("composer-attach").textContent = "\uD83D\uDCCE";
+  $("composer-attach").addEventListener("click", function () { $("composer-file").click(); });
+  $("composer-file").addEventListener("change", function (e) { addFiles(e.target.files); e.target.value = ""; });
+  input.addEventListener("paste", function (e) {
+    var items = (e.clipboardData && e.clipboardData.items) || [];
+    var files = [];
+    Array.prototype.forEach.call(items, function (item) {
+      if (item.kind === "file") { var file = item.getAsFile(); if (file) { files.push(file); } }
+    });
+    if (files.length) { e.preventDefault(); addFiles(files); }
+  });
+  var conversation = $("conversation");
+  conversation.addEventListener("dragover", function (e) {
+    if (!currentId || $("composer").hidden) { return; }
+    e.preventDefault();
+    conversation.classList.add("dragging");
+    $("drop-hint").textContent = T.drop_files;
+    $("drop-hint").hidden = false;
+  });
+  conversation.addEventListener("dragleave", function (e) {
+    if (e.target === conversation || !conversation.contains(e.relatedTarget)) {
+      conversation.classList.remove("dragging");
+      $("drop-hint").hidden = true;
+    }
+  });
+  conversation.addEventListener("drop", function (e) {
+    conversation.classList.remove("dragging");
+    $("drop-hint").hidden = true;
+    if (!currentId || $("composer").hidden) { return; }
+    e.preventDefault();
+    addFiles(e.dataTransfer && e.dataTransfer.files);
+  });
   $("composer").addEventListener("submit", function (e) { e.preventDefault(); sendMessage(); });
   function cannedQuery() {
     var m = input.value.match(/^\/(\S*)$/);

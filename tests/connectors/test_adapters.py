@@ -125,3 +125,22 @@ def test_every_recorded_fixture_is_used_by_a_test():
     sources = "".join(path.read_text() for path in Path(__file__).parent.glob("test_*.py"))
     unused = [path.name for path in sorted(FIXTURES.glob("*.json")) if path.name not in sources]
     assert unused == []
+
+
+@pytest.mark.parametrize("kind", ADAPTER_KINDS)
+def test_every_platform_states_what_an_agent_can_send(kind):
+    limits = get_adapter(kind).capabilities.media_limits
+    assert "photo" in limits and all(limit.max_bytes > 0 for limit in limits.values())
+
+
+def test_a_file_goes_as_the_kind_its_type_suggests_else_as_a_document_else_not_at_all():
+    from contactcenter.connectors.adapters.base import MB, media_kind_choose, media_limits_text
+
+    whatsapp = get_adapter("whatsapp").capabilities.media_limits
+    assert media_kind_choose(whatsapp, mime_type="image/png", size=MB) == "photo"
+    assert media_kind_choose(whatsapp, mime_type="application/pdf", size=MB) == "document"
+    assert media_kind_choose(whatsapp, mime_type="image/png", size=6 * MB) is None  # no PNG documents
+    telegram = get_adapter("telegram").capabilities.media_limits
+    assert media_kind_choose(telegram, mime_type="image/png", size=12 * MB) == "document"
+    assert media_kind_choose(telegram, mime_type="application/zip", size=51 * MB) is None
+    assert "images (image/jpeg, image/png) up to 5" in media_limits_text(whatsapp)

@@ -168,8 +168,8 @@ def test_window_closed_error(platform):
     assert (error.category, error.retryable) == ("window_closed", False)
 
 
-def test_media_by_link_and_unsupported_media(platform):
-    platform.reply(json_body={"message_id": "m.img"})
+def test_media_by_link_by_upload_and_unsupported_media(platform):
+    platform.reply(json_body={"message_id": "m.img"}).reply(json_body={"message_id": "m.up"})
     ok = adapter(platform).send_media(
         CREDS, to=IGSID, media=OutboundMedia("photo", url="https://x.example/p.jpg")
     )
@@ -177,12 +177,21 @@ def test_media_by_link_and_unsupported_media(platform):
     assert platform.json()["message"] == {
         "attachment": {"type": "image", "payload": {"url": "https://x.example/p.jpg"}}
     }
-    upload = adapter(platform).send_media(CREDS, to=IGSID, media=OutboundMedia("photo", content=b"PNG"))
+    upload = adapter(platform).send_media(
+        CREDS,
+        to=IGSID,
+        media=OutboundMedia("photo", content=b"PNG", file_name="a.png", mime_type="image/png"),
+    )
+    assert upload == SendResult(("m.up",))
+    multipart = platform.requests[1]
+    assert multipart.headers["content-type"].startswith("multipart/form-data")
+    assert b'name="filedata"; filename="a.png"' in multipart.content
+    assert b'"type": "image"' in multipart.content
     document = adapter(platform).send_media(
         CREDS, to=IGSID, media=OutboundMedia("document", url="https://x/f.pdf")
     )
-    assert upload.category == document.category == "unsupported"
-    assert len(platform.requests) == 1
+    assert document.category == "unsupported"
+    assert len(platform.requests) == 2
 
 
 def test_connect_with_instagram_login_checks_the_account(platform):

@@ -171,6 +171,10 @@ ROUTES: dict[str, Route] = {
     "api/v1/sessions/": Route("api", "/api/v1/sessions/"),
     "api/v1/sessions/<int:pk>/": Route("api", S + "/", area="statistics_view", obj="session"),
     "api/v1/sessions/<int:pk>/messages/": Route("api", S + "/messages/", area="history_view", obj="session"),
+    # Uploading a file to send needs being able to write there: 400 (no file) in my own, 403 elsewhere.
+    "api/v1/sessions/<int:pk>/files/": Route(
+        "api", S + "/files/", "POST", json=True, area="history_view", obj="session", ok=_by_owner(400, 403)
+    ),
     "api/v1/sessions/<int:pk>/canned-responses/": Route(
         "api", S + "/canned-responses/", area="history_view", obj="session"
     ),
@@ -239,6 +243,10 @@ ROUTES: dict[str, Route] = {
     ),
     "contact-center/media/<path:path>": Route(
         "page", "/contact-center/media/connectors/{connector_uuid}/1/x.png", staff=404
+    ),
+    # Signed, expiring links to agents' files for platforms and integrators: the signature is the key.
+    "contact-center/files/<str:token>/<str:name>": Route(
+        "public", "/contact-center/files/forged/x.png", staff=404
     ),
     "contact-center/sessions/<int:session_id>/reply-window/": Route(
         "page", "/contact-center/sessions/{session}/reply-window/", area="history_view", obj="session"

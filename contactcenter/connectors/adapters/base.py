@@ -56,7 +56,8 @@ ErrorCategory = Literal[
     "other",  # permanent: anything else, with the platform's text in ``detail``
 ]
 
-DEFAULT_MAX_MEDIA_BYTES = 100 * 1024 * 1024
+MB = 1024 * 1024
+DEFAULT_MAX_MEDIA_BYTES = 100 * MB
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,54 @@ class HandshakeResponse:
 
 
 @dataclass(frozen=True)
+class MediaLimit:
+    """What one kind of outbound file may be on a platform: its size and, when listed, its MIME types."""
+
+    max_bytes: int
+    mime_types: frozenset[str] = frozenset()  # empty: any type
+    caption: bool = True  # the file can carry the message text as its caption
+
+    def accepts(self, mime_type: str, size: int) -> bool:
+        return size <= self.max_bytes and (not self.mime_types or mime_type in self.mime_types)
+
+
+_PREFERRED_KIND: dict[str, OutboundMediaKind] = {"image": "photo", "video": "video", "audio": "audio"}
+
+
+def media_kind_choose(
+    limits: Mapping[OutboundMediaKind, MediaLimit], *, mime_type: str, size: int
+) -> OutboundMediaKind | None:
+    """How a file of this type and size goes out under ``limits``: as the kind its type suggests (an
+    image as a photo), else as a document; None when no kind takes it."""
+    preferred = _PREFERRED_KIND.get(mime_type.split("/", 1)[0], "document")
+    for kind in dict.fromkeys((preferred, "document")):
+        limit = limits.get(kind)
+        if limit is not None and limit.accepts(mime_type, size):
+            return kind
+    return None
+
+
+def media_limits_text(limits: Mapping[OutboundMediaKind, MediaLimit]) -> str:
+    """The limits in words, e.g. "images (image/jpeg, image/png) up to 5 MB; files (any type) up to 1 GB"."""
+    from django.template.defaultfilters import filesizeformat
+
+    parts = []
+    for kind, limit in limits.items():
+        label = {
+            "photo": _("images"),
+            "video": _("videos"),
+            "audio": _("audio"),
+            "document": _("files"),
+        }[kind]
+        types = ", ".join(sorted(limit.mime_types)) if limit.mime_types else _("any type")
+        parts.append(
+            _("%(kind)s (%(types)s) up to %(size)s")
+            % {"kind": label, "types": types, "size": filesizeformat(limit.max_bytes)}
+        )
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """Platform facts the engine and the agent UI need (sources in docs/connectors.md)."""
 
@@ -153,6 +202,12 @@ class Capabilities:
     send_media_by_url: bool
     send_media_upload: bool
     reply_to: bool  # outbound messages can quote an earlier message
+    # What an agent can send, per kind: the one table the API, the workspace and the sender check.
+    media_limits: Mapping[OutboundMediaKind, MediaLimit] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    # Kinds the platform fetches from a public link without further facts about the file.
+    media_by_url_kinds: frozenset[OutboundMediaKind] = frozenset({"photo", "video", "audio", "document"})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -646,17 +701,12 @@ class ChannelAdapter(ABC, Generic[CredentialsT]):
     ) -> SendResult | SendError:
         """Send one file; a caption that does not fit the platform's caption follows as text."""
         creds = self._check(credentials)
-        if media.content is not None and len(media.content) > self.max_media_bytes:
+        entry = self.capabilities.media_limits.get(media.kind)
+        upload_limit = entry.max_bytes if entry is not None else self.max_media_bytes
+        if media.content is not None and len(media.content) > upload_limit:
             return SendError(False, None, "too_large", _("The file is too large to send."), "too_large")
         caption = caption if caption and caption.strip() else None
-        limit = self.capabilities.caption_limit
-        inline = caption
-        if caption is not None and (
-            limit is None
-            or not self._caption_allowed(media)
-            or text_measure(caption, self.capabilities.text_limit_unit) > limit
-        ):
-            inline = None
+        inline = caption if caption is not None and self.caption_fits(media, caption) else None
         outcome = self._send_media_item(
             creds, to=to, media=media, caption=inline, reply_to=reply_to, human_agent_tag=human_agent_tag
         )
@@ -670,9 +720,19 @@ class ChannelAdapter(ABC, Generic[CredentialsT]):
             sent.extend(rest.message_ids)
         return SendResult(tuple(sent))
 
+    def caption_fits(self, media: OutboundMedia, caption: str) -> bool:
+        """Whether ``caption`` can go out as the caption of ``media`` (kind and length allow it)."""
+        limit = self.capabilities.caption_limit
+        return (
+            limit is not None
+            and self._caption_allowed(media)
+            and text_measure(caption, self.capabilities.text_limit_unit) <= limit
+        )
+
     def _caption_allowed(self, media: OutboundMedia) -> bool:
         """Whether this kind of file can carry a caption on this platform."""
-        return True
+        entry = self.capabilities.media_limits.get(media.kind)
+        return entry is None or entry.caption
 
     @abstractmethod
     def _send_text_chunk(

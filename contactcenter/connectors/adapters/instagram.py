@@ -6,7 +6,9 @@ account is linked to a Page and messages go through ``graph.facebook.com/<ver>/<
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
@@ -14,11 +16,13 @@ from django.utils.translation import gettext as _
 
 from contactcenter.connectors.adapters.base import (
     DEFAULT_MAX_MEDIA_BYTES,
+    MB,
     Capabilities,
     ChannelApiError,
     ClientProfile,
     ConnectResult,
     InstagramCredentials,
+    MediaLimit,
     OutboundMedia,
     SendError,
     optional_str,
@@ -48,8 +52,21 @@ class InstagramAdapter(PageMessagingAdapter[InstagramCredentials]):
         block_events=False,
         media_ref_ttl=None,  # CDN links expire after an undocumented time: fetch at once
         send_media_by_url=True,
-        send_media_upload=False,
+        send_media_upload=True,
         reply_to=False,
+        # Images PNG/JPEG up to 8 MB, audio and video up to 25 MB; no documents.
+        media_limits=MappingProxyType(
+            {
+                "photo": MediaLimit(8 * MB, frozenset({"image/jpeg", "image/png"})),
+                "video": MediaLimit(
+                    25 * MB, frozenset({"video/mp4", "video/ogg", "video/webm", "video/quicktime"})
+                ),
+                "audio": MediaLimit(
+                    25 * MB, frozenset({"audio/aac", "audio/mp4", "audio/x-m4a", "audio/wav", "audio/mpeg"})
+                ),
+            }
+        ),
+        media_by_url_kinds=frozenset({"photo", "video", "audio"}),
     )
 
     def __init__(
@@ -91,12 +108,12 @@ class InstagramAdapter(PageMessagingAdapter[InstagramCredentials]):
         human_agent_tag: bool,
     ) -> str | SendError:
         kind = _ATTACHMENT_TYPES.get(media.kind)
-        if kind is None or media.url is None:
+        if kind is None or kind == "file":
             return SendError(
                 False,
                 None,
                 "unsupported_media",
-                _("Instagram accepts only images, videos and audio, given as a public link."),
+                _("Instagram accepts only images, videos and audio."),
                 "unsupported",
             )
         try:
@@ -104,8 +121,20 @@ class InstagramAdapter(PageMessagingAdapter[InstagramCredentials]):
         except ChannelApiError as exc:
             return exc.error
         body = self._envelope(to, human_agent_tag)
-        body["message"] = {"attachment": {"type": kind, "payload": {"url": media.url}}}
-        return self._sent_id(self._graph("POST", url, credentials.access_token, json_body=body))
+        if media.url is not None:
+            body["message"] = {"attachment": {"type": kind, "payload": {"url": media.url}}}
+            return self._sent_id(self._graph("POST", url, credentials.access_token, json_body=body))
+        # Upload with the message, as on Messenger: JSON-encoded form fields plus the file as ``filedata``.
+        form = {key: value if isinstance(value, str) else json.dumps(value) for key, value in body.items()}
+        form["message"] = json.dumps({"attachment": {"type": kind, "payload": {}}})
+        upload = (
+            media.file_name or "file",
+            media.content or b"",
+            media.mime_type or "application/octet-stream",
+        )
+        return self._sent_id(
+            self._graph("POST", url, credentials.access_token, data=form, files={"filedata": upload})
+        )
 
     def fetch_profile(self, credentials: InstagramCredentials, user_id: str) -> ClientProfile:
         """The User Profile API on the IGSID: ``GET /<IGSID>?fields=name,username,profile_pic`` (on

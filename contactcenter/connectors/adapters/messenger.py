@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from django.utils.translation import gettext as _
 
 from contactcenter.connectors.adapters.base import (
+    MB,
     Capabilities,
     ChannelApiError,
     ClientProfile,
     ConnectResult,
+    MediaLimit,
     MessengerCredentials,
     OutboundMedia,
     SendError,
@@ -51,6 +54,15 @@ class MessengerAdapter(PageMessagingAdapter[MessengerCredentials]):
         send_media_by_url=True,
         send_media_upload=True,
         reply_to=False,
+        # Send API attachments: 25 MB each; image/video/audio/file (captions follow as text).
+        media_limits=MappingProxyType(
+            {
+                "photo": MediaLimit(25 * MB, frozenset({"image/jpeg", "image/png", "image/gif"})),
+                "video": MediaLimit(25 * MB, frozenset({"video/mp4"})),
+                "audio": MediaLimit(25 * MB),
+                "document": MediaLimit(25 * MB),
+            }
+        ),
     )
 
     def _app_secret(self, credentials: MessengerCredentials) -> str:

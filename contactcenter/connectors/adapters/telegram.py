@@ -10,12 +10,14 @@ import html
 import json
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
 from django.utils.translation import gettext as _
 
 from contactcenter.connectors.adapters.base import (
+    MB,
     Attachment,
     Capabilities,
     ChannelAdapter,
@@ -25,6 +27,7 @@ from contactcenter.connectors.adapters.base import (
     FetchedMedia,
     HandshakeResponse,
     InboundMessage,
+    MediaLimit,
     OutboundMedia,
     ParsedBatch,
     PayloadError,
@@ -165,6 +168,15 @@ class TelegramAdapter(ChannelAdapter[TelegramCredentials]):
         send_media_by_url=True,
         send_media_upload=True,
         reply_to=True,
+        # Bot API uploads: 50 MB per file, photos 10 MB (a larger image goes as a document).
+        media_limits=MappingProxyType(
+            {
+                "photo": MediaLimit(10 * MB, frozenset({"image/jpeg", "image/png", "image/webp"})),
+                "video": MediaLimit(50 * MB, frozenset({"video/mp4"})),
+                "audio": MediaLimit(50 * MB, frozenset({"audio/mpeg", "audio/mp4", "audio/x-m4a"})),
+                "document": MediaLimit(50 * MB),
+            }
+        ),
     )
 
     def __init__(

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from contactcenter.connectors.adapters.base import (
     DEFAULT_MAX_MEDIA_BYTES,
+    MB,
     Attachment,
     Capabilities,
     ChannelAdapter,
@@ -29,6 +31,7 @@ from contactcenter.connectors.adapters.base import (
     FetchedMedia,
     HandshakeResponse,
     InboundMessage,
+    MediaLimit,
     OutboundMedia,
     ParsedBatch,
     PayloadError,
@@ -125,6 +128,16 @@ class ViberAdapter(ChannelAdapter[ViberCredentials]):
         send_media_by_url=True,
         send_media_upload=False,
         reply_to=False,
+        # Viber fetches every file from a public link; videos and files need their size, so only
+        # pictures can be sent from a link we know nothing else about.
+        media_limits=MappingProxyType(
+            {
+                "photo": MediaLimit(1 * MB, frozenset({"image/jpeg", "image/png", "image/gif"})),
+                "video": MediaLimit(26 * MB, frozenset({"video/mp4"}), caption=False),
+                "document": MediaLimit(50 * MB, caption=False),
+            }
+        ),
+        media_by_url_kinds=frozenset({"photo"}),
     )
 
     def __init__(
@@ -366,9 +379,6 @@ class ViberAdapter(ChannelAdapter[ViberCredentials]):
             body = self._envelope(credentials, to, "file")
             body.update({"media": media.url, "size": media.size, "file_name": media.file_name or "file"})
         return self._send(credentials, body)
-
-    def _caption_allowed(self, media: OutboundMedia) -> bool:
-        return media.kind == "photo"
 
     def fetch_media(
         self, credentials: ViberCredentials, media_ref: str, *, max_bytes: int | None = None

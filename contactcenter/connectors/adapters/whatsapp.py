@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from django.utils.translation import gettext as _
 
 from contactcenter.connectors.adapters.base import (
+    MB,
     Attachment,
     AttachmentKind,
     Capabilities,
@@ -23,6 +25,7 @@ from contactcenter.connectors.adapters.base import (
     DeliveryStatus,
     FetchedMedia,
     InboundMessage,
+    MediaLimit,
     OutboundMedia,
     ParsedBatch,
     PayloadError,
@@ -84,6 +87,20 @@ def _error_text(errors: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
+WHATSAPP_DOCUMENT_TYPES = frozenset(
+    {
+        "text/plain",
+        "application/pdf",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)
+
+
 class WhatsAppAdapter(MetaAdapter[WhatsAppCredentials]):
     kind = "whatsapp"
     credentials_type: ClassVar[type[Any]] = WhatsAppCredentials
@@ -101,6 +118,19 @@ class WhatsAppAdapter(MetaAdapter[WhatsAppCredentials]):
         send_media_by_url=True,
         send_media_upload=True,
         reply_to=True,
+        # Cloud API supported media (uploaded to /<phone number id>/media, then sent by id).
+        media_limits=MappingProxyType(
+            {
+                "photo": MediaLimit(5 * MB, frozenset({"image/jpeg", "image/png"})),
+                "video": MediaLimit(16 * MB, frozenset({"video/mp4", "video/3gpp"})),
+                "audio": MediaLimit(
+                    16 * MB,
+                    frozenset({"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"}),
+                    caption=False,  # audio messages take no caption; the text follows as a message
+                ),
+                "document": MediaLimit(100 * MB, WHATSAPP_DOCUMENT_TYPES),
+            }
+        ),
     )
 
     def _app_secret(self, credentials: WhatsAppCredentials) -> str:
@@ -338,9 +368,6 @@ class WhatsAppAdapter(MetaAdapter[WhatsAppCredentials]):
         body = self._envelope(to, kind, reply_to)
         body[kind] = content
         return self._post_message(credentials, body)
-
-    def _caption_allowed(self, media: OutboundMedia) -> bool:
-        return media.kind != "audio"  # audio messages take no caption; it follows as text
 
     def _upload(self, credentials: WhatsAppCredentials, media: OutboundMedia) -> str | SendError:
         mime_type = media.mime_type or "application/octet-stream"
