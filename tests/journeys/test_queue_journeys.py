@@ -27,7 +27,9 @@ def test_evenly_gives_each_new_enquiry_to_the_least_recently_assigned_agent(inte
     assert a2.waiting() == [second]
 
 
-def test_strictly_walks_the_queue_in_order_and_starts_again_from_the_top(line, integrator, agents, api, clock):
+def test_strictly_walks_the_queue_in_order_and_starts_again_from_the_top(
+    line, integrator, agents, api, clock
+):
     """§4.2 strictly: queue order, skipping agents this enquiry already went through; §4.3 forwarding."""
     configure(line, queue_type="strictly", queue_time=60)
     first = integrator.say("Hello", user="alice")["session_id"]
