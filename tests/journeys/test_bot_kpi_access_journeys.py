@@ -25,7 +25,10 @@ SCRIPT = {
     "nodes": {
         "menu": {
             "text": "What do you need?",
-            "buttons": [{"label": "Opening hours", "goto": "hours"}, {"label": "A person", "action": "operator"}],
+            "buttons": [
+                {"label": "Opening hours", "goto": "hours"},
+                {"label": "A person", "action": "operator"},
+            ],
         },
         "hours": {"text": "We are open 9 to 18.", "buttons": [{"label": "A person", "action": "operator"}]},
     },
@@ -36,7 +39,9 @@ SCRIPT = {
 @pytest.fixture
 def scripted_bot(line):
     bot = ChatBot.objects.create(name="Greeter", kind=ChatBot.Kind.SCRIPTED, script=SCRIPT)
-    configure(line, welcome_bot_enable=True, welcome_bot=bot.pk, welcome_bot_time=600, welcome_bot_join="always")
+    configure(
+        line, welcome_bot_enable=True, welcome_bot=bot.pk, welcome_bot_time=600, welcome_bot_join="always"
+    )
     return bot
 
 
@@ -100,7 +105,9 @@ def test_a_webhook_bot_hears_the_client_and_hands_over_through_the_bot_api(
         return httpx.Response(200)
 
     real_client = httpx.Client
-    monkeypatch.setattr(bots.httpx, "Client", lambda **kw: real_client(transport=httpx.MockTransport(webhook)))
+    monkeypatch.setattr(
+        bots.httpx, "Client", lambda **kw: real_client(transport=httpx.MockTransport(webhook))
+    )
     bot = ChatBot.objects.create(name="Hook", kind=ChatBot.Kind.WEBHOOK, webhook_url="https://bot.example/h")
     configure(line, welcome_bot_enable=True, welcome_bot=bot.pk, welcome_bot_time=0)
     session_id = integrator.say("Hi bot")["session_id"]
@@ -212,7 +219,9 @@ def test_the_transcript_is_e_mailed_to_the_client_after_the_close(line, integrat
     assert sent and "Your parcel ships today" in sent[0].body
 
 
-def test_line_settings_changed_through_the_admin_form_reach_routing(line, integrator, agents, api, admin_user):
+def test_line_settings_changed_through_the_admin_form_reach_routing(
+    line, integrator, agents, api, admin_user
+):
     """§1.1 through the admin form: an administrator switches the line to "to everybody"."""
     from tests.openlines.conftest import change_url, line_form_data
 

@@ -56,7 +56,9 @@ def test_a_known_client_is_found_and_routed_to_the_records_responsible_person(
     a3 = api(agents[2])
     detail = a3.session(session_id)
     assert detail["operator"]["id"] == agents[2].pk
-    assert [(link["type"], link["id"]) for link in crm_links(a3, session_id)] == [("contact", known_contact.pk)]
+    assert [(link["type"], link["id"]) for link in crm_links(a3, session_id)] == [
+        ("contact", known_contact.pk)
+    ]
     assert any("CRM's responsible person" in note for note in a3.notes(session_id))
 
 

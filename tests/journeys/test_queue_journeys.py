@@ -192,4 +192,3 @@ def test_nobody_available_keeps_the_client_waiting_in_the_queue_until_an_agent_f
     assert a1.act(first, "close").status_code == 200
     detail = a1.session(second)
     assert detail["operator"]["id"] == agents[0].pk and not detail["undistributed"]
-
