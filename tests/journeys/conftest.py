@@ -243,6 +243,53 @@ def api() -> Callable[[Any], Api]:
     return Api
 
 
+def _form_post_data(form: Any) -> dict[str, Any]:
+    """What a browser posts for a rendered Django form left as it is."""
+    data: dict[str, Any] = {}
+    for bound in form:
+        if bound.field.disabled:
+            continue
+        value = bound.value()
+        widget = bound.field.widget
+        parts = (
+            widget.decompress(value) if hasattr(widget, "widgets") and not isinstance(value, list) else None
+        )
+        if parts is not None:
+            for index, part in enumerate(parts):
+                if part is not None:
+                    data[f"{bound.html_name}_{index}"] = str(part)
+        elif value is True:
+            data[bound.html_name] = "on"
+        elif value is None or value is False:
+            continue
+        elif isinstance(value, list | tuple):
+            data[bound.html_name] = [str(getattr(item, "pk", item)) for item in value]
+        else:
+            data[bound.html_name] = str(getattr(value, "pk", value))
+    return data
+
+
+def admin_change(browser: HttpClient, url: str, **changes: Any):
+    """An administrator opens an admin change page, changes some fields and saves (inlines as they are).
+    A change to `False` unticks a checkbox."""
+    page = browser.get(url)
+    assert page.status_code == 200, page.status_code
+    data = _form_post_data(page.context["adminform"].form)
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        data.update(_form_post_data(formset.management_form))
+        for form in formset.forms:
+            data.update(_form_post_data(form))
+    for name, value in changes.items():
+        if value is False:
+            data.pop(name, None)
+        else:
+            data[name] = "on" if value is True else value
+    response = browser.post(url, data)
+    run_pending_tasks()
+    return response
+
+
 def configure(line: Any, **settings: Any) -> dict[str, Any]:
     """An administrator changes the line's settings through the lines API (the admin form's rules)."""
     admin = get_user_model().objects.filter(username="line-admin").first()
