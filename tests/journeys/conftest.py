@@ -17,6 +17,7 @@ services to make something happen.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,7 +40,7 @@ from contactcenter.services.rest_connector import rest_connector_callback_set, r
 from contactcenter.timers import run_due_timers
 from tests.conftest import use_fresh_cache_namespace
 from tests.openlines.conftest import agents, make_line  # noqa: F401
-from tests.socket_events import drain, receive_through
+from tests.socket_events import EXPECTED_WITHIN_SECONDS, drain
 
 CALLBACK_URL = "https://integrator.example/cc-callback"
 # Monday 2 March 2026, 10:00 UTC: inside the usual working hours.
@@ -305,25 +306,44 @@ def configure(line: Any, **settings: Any) -> dict[str, Any]:
 
 
 class Socket:
-    """A websocket door: what it received so far is kept in `events`."""
+    """A websocket door. Everything it received is kept in `events` (the events of a `resync` reply are
+    unpacked in order); `expect` takes the first one it wants from those not taken yet, so nothing that
+    arrived early (or in another order than the test reads them) is missed."""
 
     def __init__(self, ws: WebsocketCommunicator) -> None:
         self.ws = ws
         self.events: list[dict[str, Any]] = []
+        self._pending: list[dict[str, Any]] = []
 
     async def send(self, payload: dict[str, Any]) -> None:
         await self.ws.send_json_to(payload)
 
+    def _keep(self, frame: dict[str, Any]) -> None:
+        frames = [frame, *frame.get("events", [])] if frame.get("type") == "resync" else [frame]
+        self.events += frames
+        self._pending += frames
+
+    def _take(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        for index, event in enumerate(self._pending):
+            if wanted(event):
+                del self._pending[index]
+                return event
+        return None
+
     async def expect(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        """Wait for the first event `wanted` accepts (and keep what came with it)."""
-        received = await receive_through(self.ws, wanted)
-        self.events += received
-        return next(event for event in received if wanted(event))
+        """The next event `wanted` accepts, received already or arriving within the waiting time."""
+        while True:
+            found = self._take(wanted)
+            if found is not None:
+                return found
+            self._keep(await self.ws.receive_json_from(timeout=EXPECTED_WITHIN_SECONDS))
 
     async def settle(self) -> list[dict[str, Any]]:
-        received = await drain(self.ws)
-        self.events += received
-        return received
+        """What arrives until the socket is quiet (and was not consumed yet)."""
+        for frame in await drain(self.ws):
+            self._keep(frame)
+        fresh, self._pending = self._pending, []
+        return fresh
 
     def texts(self) -> list[str]:
         return [e["message"]["text"] for e in self.events if e.get("type") == "message.new"]
@@ -356,7 +376,7 @@ async def widget_open(code: str, token: str | None = None) -> tuple[Socket, dict
 
 async def widget_say(socket: Socket, text: str) -> dict[str, Any]:
     """The visitor sends a message; returns the ack."""
-    client_id = f"c{len(socket.events)}-{text[:10]}"
+    client_id = uuid.uuid4().hex
     await socket.send({"type": "message", "client_id": client_id, "text": text, "since": 0})
     return await socket.expect(lambda e: e.get("type") == "ack" and e.get("client_id") == client_id)
 
