@@ -110,3 +110,31 @@ def test_a_client_writing_to_an_agent_who_went_away_is_returned_to_the_queue(lin
     integrator.say("Any news?")
     assert a2.session(session_id)["operator"]["id"] == agents[1].pk
     assert any("no agents are available" in note or "not available" in note for note in a2.notes(session_id))
+
+
+def test_a_line_with_confirm_close_needs_the_agents_confirmation(line, integrator, agents, api):
+    """§1.10 CONFIRM_CLOSE."""
+    configure(line, confirm_close=True)
+    a1 = api(agents[0])
+    session_id = integrator.say("Hello")["session_id"]
+    a1.act(session_id, "answer")
+    assert a1.act(session_id, "close").status_code == 409
+    assert a1.act(session_id, "close", {"confirm": True}).status_code == 200
+
+
+def test_an_agent_starts_an_outgoing_conversation_with_a_known_client(line, integrator, agents, api):
+    """§2.3 output sessions: started by the agent at STATUS 10 with the agent as operator; the client gets
+    the agent's message."""
+    configure(line, full_close_time=0, vote_message=False)
+    a1 = api(agents[0])
+    first = integrator.say("Hello")["session_id"]
+    a1.act(first, "answer")
+    a1.act(first, "close")
+    chat_id = a1.session(first)["chat_id"]
+    started = a1.post(f"/api/v1/chats/{chat_id}/sessions/")
+    assert started.status_code == 201, started.content
+    detail = started.json()
+    assert detail["mode"] == "output" and detail["status"] == 10
+    assert detail["operator"]["id"] == agents[0].pk
+    a1.write(detail["id"], "Your order has arrived")
+    assert "Your order has arrived" in integrator.texts()

@@ -231,3 +231,33 @@ def test_line_settings_changed_through_the_admin_form_reach_routing(
     assert response.status_code == 302, response.content
     session_id = integrator.say("Hello")["session_id"]
     assert admin.session(session_id)["offered_to"] == sorted(user.pk for user in agents)
+
+
+def test_a_late_further_answer_notifies_the_kpi_list_by_e_mail(
+    line, integrator, agents, api, make_user, clock
+):
+    """§1.9 KPI_FURTHER_ANSWER_TIME / _ALERT / _LIST."""
+    boss = make_user("boss2", is_staff=True, email="boss2@example.com")
+    configure(
+        line, kpi_further_answer_time=300, kpi_further_answer_alert=True, kpi_further_answer_list=[boss.pk]
+    )
+    a1 = api(agents[0])
+    session_id = integrator.say("Hello")["session_id"]
+    a1.act(session_id, "answer")
+    a1.write(session_id, "Hi")
+    integrator.say("A follow-up question")
+    clock.advance(299)
+    assert not [m for m in mail.outbox if "boss2@example.com" in m.to]
+    clock.advance(2)
+    sent = [m for m in mail.outbox if "boss2@example.com" in m.to]
+    assert sent and "exceeded the response time" in sent[0].body
+
+
+@pytest.mark.skip(reason="issue 17 item 6 (supervisor comment without stars), fixed on branch engine")
+def test_a_supervisor_may_leave_a_comment_without_stars(line, integrator, agents, api, admin_user):
+    """§5 supervisor rating: VOTE_HEAD and/or COMMENT_HEAD (the REST method needs at least one of them)."""
+    session_id = integrator.say("Hello")["session_id"]
+    supervisor = api(admin_user)
+    response = supervisor.browser.post(f"/chats/{session_id}/rate/", {"comment_head": "Polite, but slow"})
+    assert response.status_code == 200, response.content
+    assert response.json()["comment_head"] == "Polite, but slow"

@@ -120,3 +120,48 @@ def test_an_agent_creates_a_lead_by_hand_when_the_line_creates_none(line, integr
     assert created.status_code == 201, created.content
     assert [link["type"] for link in crm_links(a1, session_id)] == ["lead"]
     assert a1.post(f"/api/v1/sessions/{session_id}/crm/lead/").status_code == 409
+
+
+def test_deal_mode_creates_a_contact_and_a_deal_and_reuses_the_open_deal(line, integrator, agents, api):
+    """§6.2 CRM_CREATE=deal, CRM_CREATE_THIRD=Y: a returning client's open deal is used again."""
+    configure(line, crm=True, crm_create="deal", crm_create_third=True, full_close_time=0, vote_message=False)
+    a1 = api(agents[0])
+    first = integrator.say("Hello", profile={"email": "dora@example.com"})["session_id"]
+    links = {link["type"]: link["id"] for link in crm_links(a1, first)}
+    assert set(links) == {"deal", "contact"}
+    a1.act(first, "answer")
+    a1.act(first, "close")
+    again = integrator.say("Hello again")["session_id"]
+    holder = next(api(user) for user in agents if api(user).sees(again))
+    assert {link["type"]: link["id"] for link in crm_links(holder, again)}["deal"] == links["deal"]
+
+
+@pytest.mark.skip(reason="issue 17 item 6 (same display name), fixed on branch engine")
+def test_two_clients_with_the_same_display_name_are_not_bound_to_one_lead(line, integrator, agents, api):
+    """§6.1 search by name must not bind two different messenger clients to one lead (docs/crm.md)."""
+    configure(line, crm=True, crm_create="lead", crm_forward=True)
+    first = integrator.say("Hello", user="one", name="Alex")["session_id"]
+    second = integrator.say("Hello", user="two", name="Alex")["session_id"]
+    a1 = api(agents[0])
+    holder = next(api(user) for user in agents if api(user).sees(second))
+    assert crm_links(a1, first)[0]["id"] != crm_links(holder, second)[0]["id"]
+
+
+@pytest.mark.skip(reason="issue 17 item 2, fixed on branch engine")
+async def test_the_live_chat_form_filled_after_the_first_message_reaches_the_crm(line, agents):
+    """§1.6 USE_WELCOME_FORM with WELCOME_FORM_DELAY=Y: the form comes after the first message; what the
+    visitor fills in updates or creates the CRM records."""
+    from asgiref.sync import sync_to_async
+
+    from tests.journeys.conftest import Api, widget_open, widget_say
+
+    await sync_to_async(configure)(line, crm=True, crm_create="lead", use_welcome_form=True)
+    widget, _data = await widget_open(line.code)
+    await widget_say(widget, "Hello")
+    await widget.send({"type": "form", "name": "Petra Form", "email": "petra@example.com", "phone": ""})
+    await widget.expect(lambda e: e.get("type") == "form.ok")
+    a1 = await sync_to_async(Api)(agents[0])
+    session_id = (await sync_to_async(a1.waiting)())[0]
+    links = await sync_to_async(crm_links)(a1, session_id)
+    assert any("Petra Form" in link["title"] for link in links)
+    await widget.close()

@@ -192,3 +192,30 @@ def test_nobody_available_keeps_the_client_waiting_in_the_queue_until_an_agent_f
     assert a1.act(first, "close").status_code == 200
     detail = a1.session(second)
     assert detail["operator"]["id"] == agents[0].pk and not detail["undistributed"]
+
+
+def test_a_department_in_the_queue_brings_its_members(line, integrator, agents, api, admin_user):
+    """§1.1 QUEUE with a department: its members take enquiries (set through the lines API)."""
+    from tests.access_helpers import department
+
+    team = department("Night shift", agents[2])
+    configure(line, queue=[{"type": "department", "id": team.pk, "sort": 1}])
+    session_id = integrator.say("Hello")["session_id"]
+    assert api(agents[2]).session(session_id)["operator"]["id"] == agents[2].pk
+    assert not api(agents[0]).sees(session_id)
+
+
+def test_a_new_client_waits_behind_those_already_waiting_first_come_first_served(
+    line, integrator, agents, api, admin_user
+):
+    """§4.1 step 3: sessions already waiting undistributed go first; a freed slot takes the oldest."""
+    line.queue.exclude(user=agents[0]).delete()
+    configure(line, max_chat=1, limit_max_chat=True, type_max_chat="closed", full_close_time=0)
+    a1, admin = api(agents[0]), api(admin_user)
+    first = integrator.say("Hello", user="alice")["session_id"]
+    second = integrator.say("Hello", user="bob")["session_id"]
+    third = integrator.say("Hello", user="carol")["session_id"]
+    assert admin.session(second)["undistributed"] and admin.session(third)["undistributed"]
+    assert a1.act(first, "close").status_code == 200
+    assert a1.waiting() == [second]
+    assert admin.session(third)["undistributed"]

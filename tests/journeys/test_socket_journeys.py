@@ -120,3 +120,37 @@ async def test_to_everybody_all_agents_are_offered_and_the_others_lose_it_on_ans
         assert lost["session_id"] == session_id
     for socket in [*sockets, widget]:
         await socket.close()
+
+
+async def test_typing_is_shown_both_ways(line, agents):
+    """§1.6 WATCH_TYPING: the agent sees the visitor typing (with the text); the visitor sees only that the
+    agent types (docs/sessions-api.md)."""
+    await _in_thread(configure, line, watch_typing=True)
+    ann = await staff_socket_open(agents[0])
+    widget, _data = await widget_open(line.code)
+    await widget_say(widget, "Hello")
+    offer = await ann.expect(is_type("offer.new"))
+    await widget.send({"type": "typing", "text": "my order num"})
+    typing = await ann.expect(is_type("typing"))
+    assert typing["session_id"] == offer["session_id"]
+    api = await _in_thread(Api, agents[0])
+    await _in_thread(api.act, offer["session_id"], "answer")
+    assert (await _in_thread(api.post, f"/api/v1/sessions/{offer['session_id']}/typing/")).status_code == 204
+    agent_typing = await widget.expect(is_type("typing"))
+    assert agent_typing["by"] == "agent"
+    for socket in (ann, widget):
+        await socket.close()
+
+
+async def test_a_waiting_visitor_is_told_their_place_in_the_queue(line, agents, make_user):
+    """§4.6 nobody available: the visitor waits in the queue and is told their position."""
+    await _in_thread(line.queue.exclude(user=agents[0]).delete)
+    await _in_thread(configure, line, max_chat=1, limit_max_chat=True, type_max_chat="closed")
+    first, _ = await widget_open(line.code)
+    await widget_say(first, "Hello")
+    second, _ = await widget_open(line.code)
+    await widget_say(second, "Me too")
+    position = await second.expect(is_type("queue.position"))
+    assert position["position"] == 1
+    for socket in (first, second):
+        await socket.close()
