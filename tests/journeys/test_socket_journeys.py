@@ -154,3 +154,23 @@ async def test_a_waiting_visitor_is_told_their_place_in_the_queue(line, agents, 
     assert position["position"] == 1
     for socket in (first, second):
         await socket.close()
+
+
+async def test_with_check_available_an_offline_agent_is_skipped_until_they_open_the_workspace(
+    line, agents, make_user
+):
+    """§4.4 without time tracking an agent must be online: opening the workspace (the staff socket) makes
+    them available, and the client waiting for them is offered to them (§4.6 agent returns)."""
+    newcomer = await _in_thread(make_user, "newcomer", first_name="New", is_staff=True)
+    await _in_thread(
+        configure, line, check_available=True, queue=[{"type": "user", "id": newcomer.pk, "sort": 1}]
+    )
+    widget, _data = await widget_open(line.code)
+    await widget_say(widget, "Hello")
+    api = await _in_thread(Api, newcomer)
+    assert await _in_thread(api.waiting) == []
+    socket = await staff_socket_open(newcomer)
+    offer = await socket.expect(is_type("offer.new"))
+    assert await _in_thread(api.waiting) == [offer["session_id"]]
+    for door in (socket, widget):
+        await door.close()
