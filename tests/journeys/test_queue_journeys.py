@@ -101,7 +101,7 @@ def test_a_paused_agent_gets_nothing_and_is_offered_the_waiting_client_on_resume
     assert a1.session(session_id)["operator"]["id"] == agents[0].pk
 
 
-def test_an_agent_on_leave_is_skipped_and_gets_enquiries_again_when_it_ends(
+def test_an_agent_on_leave_is_skipped(
     line, integrator, agents, api, admin_user, clock
 ):
     """§4.4 absence (VACATION): entered in the admin; the agent is skipped while it lasts."""
