@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -63,6 +65,12 @@ class EmployeeAdmin(UserAdmin):
         "profile__uses_time_tracking",
     ]
     actions = [dismiss, reinstate]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Unticking "Active" is a dismissal like the list action: routing must hear of it (recall, §4.6).
+        if change and "is_active" in form.changed_data:
+            (user_reinstate if obj.is_active else user_dismiss)(user_id=obj.pk)
 
 
 @admin.register(EmployeeProfile)
