@@ -9,6 +9,7 @@ urlpatterns = [
     path("connect/<str:kind>/", views.connector_connect, name="connector_connect"),
     path("connectors/<int:pk>/", views.connector_edit, name="connector_edit"),
     path("connectors/<int:pk>/disconnect/", views.connector_disconnect, name="connector_disconnect"),
+    path("connectors/<int:pk>/reconnect/", views.connector_reconnect_view, name="connector_reconnect"),
     path("connectors/<int:pk>/status/", views.connector_status, name="connector_status"),
     path("media/<path:path>", views.connector_media, name="connector_media"),
     path("sessions/<int:session_id>/reply-window/", views.session_reply_window, name="session_reply_window"),

@@ -2,7 +2,8 @@
 
 Connecting creates the connector first and commits it, because Viber (and Meta with an overridden
 callback) calls the new webhook URL during registration and the view must find the channel. If the
-platform refuses, the connector is removed again and the platform's reason is shown next to the form.
+platform refuses, the connect is undone (`connector_connect_undo`) and the platform's reason is shown next
+to the form.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def connector_provision(*, connector: Connector, base_url: str) -> ConnectResult
 
 def connector_unprovision(*, connector: Connector) -> str:
     """Unregister the webhook; returns the platform's reason when it refused ("" when done)."""
-    if not is_messenger_kind(connector.kind) or not connector.active:
+    # A channel switched off (inactive) still has its webhook registered at the platform.
+    if not is_messenger_kind(connector.kind) or connector.is_disconnected:
         return ""
     try:
         adapter_for(connector).disconnect(credentials_for(connector))
