@@ -6,6 +6,7 @@ app_name = "contactcenter"
 
 urlpatterns = [
     path("", views.contact_center, name="contact_center"),
+    path("refresh/", views.connectors_refresh_view, name="connectors_refresh"),
     path("connect/<str:kind>/", views.connector_connect, name="connector_connect"),
     path("connectors/<int:pk>/", views.connector_edit, name="connector_edit"),
     path("connectors/<int:pk>/disconnect/", views.connector_disconnect, name="connector_disconnect"),

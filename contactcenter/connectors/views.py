@@ -30,7 +30,7 @@ from contactcenter.models import Connector
 from contactcenter.permissions import Action, Area, can, permitted_queryset
 from contactcenter.services import connectors as services
 from contactcenter.services.connectors import Connection, connector_update
-from contactcenter.services.provisioning import connector_provision
+from contactcenter.services.provisioning import connector_provision, connectors_refresh
 from openlines.models import OpenLine
 from openlines.services.actions import session_can_view
 from openlines.services.lines import line_create
@@ -294,6 +294,35 @@ def connector_reconnect_view(request: HttpRequest, pk: int) -> HttpResponse:
         _("%(channel)s is connected again to the line “%(line)s”.")
         % {"channel": connector.name, "line": connector.line},
     )
+    return redirect("contactcenter:contact_center")
+
+
+@staff_member_required
+@require_http_methods(["POST"])
+def connectors_refresh_view(request: HttpRequest) -> HttpResponse:
+    """Register the webhooks of the channels the user may change again with the current public URL."""
+    user = request.user
+    if not can(user, Area.CONNECTORS, Action.MODIFY):
+        raise PermissionDenied
+    mine = permitted_queryset(
+        user=user,
+        area=Area.CONNECTORS,
+        action=Action.MODIFY,
+        queryset=Connector.objects.select_related("line").order_by("kind", "id"),
+    )
+    outcomes = connectors_refresh(connectors=mine, base_url=request.build_absolute_uri("/"))
+    for outcome in outcomes:
+        names = {"channel": str(outcome.connector), "line": outcome.connector.line, "detail": outcome.detail}
+        if outcome.status == "ok":
+            messages.success(
+                request, _("%(channel)s (line “%(line)s”): webhook registered at %(detail)s") % names
+            )
+        elif outcome.status == "failed":
+            messages.error(request, _("%(channel)s (line “%(line)s”): failed: %(detail)s") % names)
+        else:
+            messages.info(request, _("%(channel)s (line “%(line)s”): skipped, %(detail)s") % names)
+    if not outcomes:
+        messages.info(request, _("No connected channel to register."))
     return redirect("contactcenter:contact_center")
 
 
