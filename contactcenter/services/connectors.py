@@ -157,7 +157,23 @@ def connector_update(
     active: bool,
     secrets: Mapping[str, str] | None = None,
 ) -> Connector:
-    """Change a connector; credentials given non-empty replace the stored ones, the others are kept."""
+    """Change a connector; credentials given non-empty replace the stored ones, the others are kept.
+
+    A disconnected connector keeps no platform credentials: only its name can change here, and it is
+    switched on again only by connecting it (`connector_connect`, `connector_reconnect`)."""
+    if connector.is_disconnected:
+        if active:
+            raise ValidationError(
+                {
+                    "active": _(
+                        "This channel is disconnected: connect it again from the Contact Center page to "
+                        "switch it on."
+                    )
+                }
+            )
+        connector.name = name.strip() or connector.name
+        connector.save(update_fields=["name"])
+        return connector
     replacing = _clean_secrets(connector.kind, secrets or {})
     account_id = connector_account_id(
         kind=connector.kind, account_id=account_id, secrets={**connector.secrets, **replacing}
@@ -165,10 +181,6 @@ def connector_update(
     errors = connector_errors(
         kind=connector.kind, account_id=account_id, secrets=replacing, instance=connector
     )
-    if connector.is_disconnected and active:
-        errors["active"] = [
-            _("This channel is disconnected: connect it again from the Contact Center page to switch it on.")
-        ]
     if errors:
         raise ValidationError(errors)
     connector.name = name.strip() or connector.name

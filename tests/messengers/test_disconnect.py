@@ -266,3 +266,12 @@ def test_a_line_without_history_is_still_deleted_with_its_unused_connectors(admi
     assert response.status_code == 302
     assert not OpenLine.objects.filter(pk=line.pk).exists()
     assert not Connector.objects.exists()
+
+
+def test_a_disconnected_messenger_channel_can_be_renamed_without_credentials(admin, line, accepting_platform):
+    connector = make_connector(line, "telegram")
+    admin.post(f"/contact-center/connectors/{connector.pk}/disconnect/")
+    response = admin.post(f"/contact-center/connectors/{connector.pk}/", {"name": "Old shop bot"})
+    assert response.status_code == 302
+    connector.refresh_from_db()
+    assert connector.name == "Old shop bot" and connector.is_disconnected and connector.secrets == {}
