@@ -510,6 +510,10 @@ class Connector(models.Model):
     secrets = models.JSONField(_("credentials"), default=dict, blank=True, editable=False)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Disconnecting keeps the row, and with it every client and conversation; the webhook is removed at
+    # the platform and the platform credentials are forgotten. Connecting the same account again (or, for
+    # the live chat, the same line; for the REST connector, the same row) continues with this row.
+    disconnected_at = models.DateTimeField(_("disconnected at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("connector")
@@ -541,6 +545,10 @@ class Connector(models.Model):
 
     def secret_is_set(self, name: str) -> bool:
         return bool(self.secrets.get(name))
+
+    @property
+    def is_disconnected(self) -> bool:
+        return self.disconnected_at is not None
 
 
 class OutboundDelivery(models.Model):

@@ -228,6 +228,22 @@ LOGIN_RATE_LIMIT_WINDOW_SECONDS = env.int("LOGIN_RATE_LIMIT_WINDOW_SECONDS", def
 # X-Forwarded-For, of which the last address is used). Unset: the socket peer is the client. Set it only
 # when the proxy overwrites the header; otherwise clients could choose their address for the limits.
 PROXY_ADDRESS_HEADER = env.str("PROXY_ADDRESS_HEADER", default="")
+# Messenger connectors (docs/messenger-connectors.md, docs/messenger-adapters.md). The public base URL the
+# platforms post webhooks to (e.g. https://cc.example.com behind a proxy); empty: the address the admin
+# uses on the Contact Center page. The API URLs are the platforms' own unless a proxy or a test double
+# stands in for them.
+CONNECTORS_PUBLIC_URL = env.str("CONNECTORS_PUBLIC_URL", default="").rstrip("/")
+CONNECTORS_TELEGRAM_API_URL = env.str("CONNECTORS_TELEGRAM_API_URL", default="https://api.telegram.org")
+CONNECTORS_GRAPH_API_URL = env.str("CONNECTORS_GRAPH_API_URL", default="https://graph.facebook.com")
+CONNECTORS_GRAPH_API_VERSION = env.str("CONNECTORS_GRAPH_API_VERSION", default="v25.0")
+CONNECTORS_INSTAGRAM_API_URL = env.str("CONNECTORS_INSTAGRAM_API_URL", default="https://graph.instagram.com")
+CONNECTORS_VIBER_API_URL = env.str("CONNECTORS_VIBER_API_URL", default="https://chatapi.viber.com/pa")
+# Seconds a platform request may take (opening the connection: at most 5 of them).
+CONNECTORS_HTTP_TIMEOUT = env.float("CONNECTORS_HTTP_TIMEOUT", default=15.0)
+# Largest file downloaded from a platform (Telegram is capped at 20 MB, its bot download limit).
+CONNECTORS_MAX_MEDIA_BYTES = env.int("CONNECTORS_MAX_MEDIA_BYTES", default=100 * 1024 * 1024)
+# Password of the demo users `serve` creates on first start; empty: one is generated and printed.
+DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")
 # How often the timer loop looks for due deadlines.
 TIMERS_INTERVAL_SECONDS = env.float("TIMERS_INTERVAL_SECONDS", default=0.5)
 # A worker process whose heartbeat is older than this is reported unhealthy by /healthz.

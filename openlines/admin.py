@@ -41,16 +41,23 @@ from openlines.validation import VISIBILITY
 
 
 def deletion_sentence(summary: dict[str, int]) -> str:
+    if summary.get("protected"):
+        return _(
+            "A line with conversation history cannot be deleted: it has %(conversations)s with "
+            "%(messages)s (counting those of its channels' clients), and history is never deleted with a "
+            "line. Switch the line off instead, or disconnect its channels."
+        ) % _history_counts(summary)
+    return _("%(conversations)s and %(messages)s will be deleted.") % _history_counts(summary)
+
+
+def _history_counts(summary: dict[str, int]) -> dict[str, str]:
     conversations = ngettext(
         "%(count)d conversation", "%(count)d conversations", summary["conversations"]
     ) % {"count": summary["conversations"]}
     messages = ngettext("%(count)d message", "%(count)d messages", summary["messages"]) % {
         "count": summary["messages"]
     }
-    return _("%(conversations)s and %(messages)s will be deleted.") % {
-        "conversations": conversations,
-        "messages": messages,
-    }
+    return {"conversations": conversations, "messages": messages}
 
 
 class QueueMemberInline(RoleScopedInlineMixin, admin.TabularInline):
@@ -65,16 +72,17 @@ class QueueMemberInline(RoleScopedInlineMixin, admin.TabularInline):
     verbose_name_plural = gettext_lazy("Agent queue")
 
 
-@admin.action(description=gettext_lazy("Delete selected lines with their conversations"))
+@admin.action(description=gettext_lazy("Delete selected lines (only lines without conversation history)"))
 def delete_lines(modeladmin: OpenLineAdmin, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
     response = delete_selected(modeladmin, request, queryset)
     if isinstance(response, TemplateResponse) and response.context_data is not None:
-        total = {"conversations": 0, "messages": 0}
+        total = {"conversations": 0, "messages": 0, "protected": 0}
         for line in queryset:
             summary = line_deletion_summary(line)
-            total["conversations"] += summary["conversations"]
-            total["messages"] += summary["messages"]
+            for key in total:
+                total[key] += summary[key]
         response.context_data["line_deletion_sentence"] = deletion_sentence(total)
+        response.context_data["line_deletion_protected"] = bool(total["protected"])
     return response
 
 
@@ -148,6 +156,7 @@ class OpenLineAdmin(RoleScopedAdminMixin, admin.ModelAdmin):
             if isinstance(line, OpenLine):
                 summary = line_deletion_summary(line)
                 response.context_data["line_deletion_sentence"] = deletion_sentence(summary)
+                response.context_data["line_deletion_protected"] = bool(summary["protected"])
         return response
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import models
+from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -212,7 +213,16 @@ def line_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # As in the admin: deleting a line disconnects its channels, which needs the connectors right.
         if line.connectors.exists() and not can(request.user, Area.CONNECTORS, Action.MODIFY, line):
             raise ApiError(403, _("Deleting this line would disconnect its channels, which you may not do."))
-        line_delete(line=line)
+        try:
+            line_delete(line=line)
+        except ProtectedError:
+            raise ApiError(
+                409,
+                _(
+                    "A line with conversation history cannot be deleted (history is never deleted with a "
+                    "line); switch it off instead, or disconnect its channels."
+                ),
+            ) from None
         return HttpResponse(status=204)
     data = _settings_from_json(json_body(request))
     values, queue = _parse_or_400(data, instance=line)

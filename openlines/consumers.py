@@ -27,6 +27,9 @@ from openlines.session_models import Message
 
 CLOSE_BAD_TOKEN = 4403
 CLOSE_NO_LINE = 4404
+# The line takes no visitors now (line off, live chat disconnected or switched off); told in an
+# `unavailable` frame first. The widget asks the session endpoint again later instead of reconnecting.
+CLOSE_UNAVAILABLE = 4410
 # Per visitor: messages and other actions within a 10-second window (limits in settings
 # LIVECHAT_RATE_LIMIT_*); typing is throttled separately.
 WINDOW_SECONDS = 10
@@ -59,7 +62,11 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_BAD_TOKEN)
             return
         self.line, self.visitor = line, visitor
+        refusal = await database_sync_to_async(livechat.livechat_refusal)(line=line)
         await self.accept()
+        if refusal is not None:
+            await self._refuse(refusal)
+            return
         await self._join_chat()
         # The widget sends `have` for this window (plus a margin) of what it received.
         await self.send_json(
@@ -69,6 +76,10 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
                 "resync_every": settings.RESYNC_INTERVAL,
             }
         )
+
+    async def _refuse(self, refusal: livechat.LivechatUnavailable) -> None:
+        await self.send_json({"type": "unavailable", "message": refusal.text})
+        await self.close(code=CLOSE_UNAVAILABLE)
 
     async def disconnect(self, code: int) -> None:
         if self.chat_id is not None:
@@ -119,6 +130,8 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             await self._dispatch(kind, content)
+        except livechat.LivechatUnavailable as refusal:
+            await self._refuse(refusal)
         except ValidationError as error:
             await self.send_json(
                 {

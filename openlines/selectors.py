@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection, router
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, ProtectedError, Q, QuerySet, RestrictedError
 from django.db.models.deletion import Collector
 from django.utils.translation import gettext as _
 
@@ -115,7 +115,10 @@ def line_deletion_objects(line: OpenLine) -> dict[str, int]:
     """How many rows of each model deleting `line` removes (cascade included), keyed by model label."""
     using = router.db_for_write(OpenLine, instance=line)
     collector = Collector(using=using)
-    collector.collect([line])
+    try:
+        collector.collect([line])
+    except (ProtectedError, RestrictedError):
+        return {}  # it cannot be deleted: see line_history_counts
     counts: dict[str, int] = {}
     for model, instances in collector.data.items():
         label = model._meta.label_lower
@@ -126,18 +129,37 @@ def line_deletion_objects(line: OpenLine) -> dict[str, int]:
     return counts
 
 
+def line_history_counts(line: OpenLine) -> dict[str, int]:
+    """The conversation history that keeps a line from being deleted: its conversations and messages, and
+    those of the clients of its channels (history is never deleted as a side effect)."""
+    from openlines.session_models import Message, Session
+
+    of_line = Q(line=line) | Q(chat__client__connector__line=line)
+    return {
+        "conversations": Session.objects.filter(of_line).distinct().count(),
+        "messages": Message.objects.filter(
+            Q(session__line=line) | Q(chat__client__connector__line=line)
+        ).distinct().count(),
+    }
+
+
 def line_deletion_summary(line: OpenLine) -> dict[str, int]:
-    """What deleting the line takes with it: `conversations`, `messages`, `queue_entries` (always present).
+    """What deleting the line takes with it: `conversations`, `messages`, `queue_entries` (always present),
+    and `protected` (1 when conversation history keeps the line from being deleted; then `conversations`
+    and `messages` count that history).
 
     Counted through Django's deletion collector, so every model that cascades from the line (now or later)
     is included without changes here; the engine only registers its models in CONVERSATION_MODELS /
     MESSAGE_MODELS.
     """
     counts = line_deletion_objects(line)
+    if not counts:
+        return {**line_history_counts(line), "queue_entries": line.queue.count(), "protected": 1}
     return {
         "conversations": sum(n for label, n in counts.items() if label in CONVERSATION_MODELS),
         "messages": sum(n for label, n in counts.items() if label in MESSAGE_MODELS),
         "queue_entries": counts.get("openlines.queuemember", 0),
+        "protected": 0,
     }
 
 

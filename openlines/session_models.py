@@ -50,7 +50,8 @@ class Client(models.Model):
     """A customer as one channel knows them, keyed by the platform's durable id (as a string)."""
 
     connector = models.ForeignKey(
-        "contactcenter.Connector", verbose_name=_("channel"), on_delete=models.CASCADE, related_name="clients"
+        # History is never deleted as a side effect: a connector with clients is disconnected, not deleted.
+        "contactcenter.Connector", verbose_name=_("channel"), on_delete=models.PROTECT, related_name="clients"
     )
     external_id = models.CharField(_("id on the channel"), max_length=255)
     # A second id the channel knows the same person by (WhatsApp: the phone number's wa_id next to the
@@ -82,7 +83,7 @@ class Chat(models.Model):
     """One client's conversation thread on one line; it outlives its sessions (reference §2.1)."""
 
     line = models.ForeignKey(
-        "openlines.OpenLine", verbose_name=_("line"), on_delete=models.CASCADE, related_name="chats"
+        "openlines.OpenLine", verbose_name=_("line"), on_delete=models.PROTECT, related_name="chats"
     )
     client = models.ForeignKey(
         Client, verbose_name=_("client"), on_delete=models.CASCADE, related_name="chats"
@@ -111,7 +112,7 @@ class Session(models.Model):
         OUTPUT = "output", _("Outbound")
 
     line = models.ForeignKey(
-        "openlines.OpenLine", verbose_name=_("line"), on_delete=models.CASCADE, related_name="sessions"
+        "openlines.OpenLine", verbose_name=_("line"), on_delete=models.PROTECT, related_name="sessions"
     )
     chat = models.ForeignKey(Chat, verbose_name=_("chat"), on_delete=models.CASCADE, related_name="sessions")
     mode = models.CharField(_("direction"), max_length=10, choices=Mode.choices, default=Mode.INPUT)

@@ -48,6 +48,22 @@ def _too_large() -> HttpResponse:
     return _json_error(413, {"__all__": [_("The request is too large.")]})
 
 
+def _unavailable(line: OpenLine, refusal: livechat.LivechatUnavailable) -> HttpResponse:
+    """The line takes no visitors now: what the widget shows instead of the chat, in the line's language."""
+    return _cors(
+        JsonResponse(
+            {
+                "code": "unavailable",
+                "errors": {"__all__": [refusal.text]},
+                "title": line.line_name,
+                "language": line.language_id,
+                "message": refusal.text,
+            },
+            status=403,
+        )
+    )
+
+
 def _line(code: str) -> OpenLine:
     return get_object_or_404(OpenLine, code=code)
 
@@ -68,6 +84,9 @@ def visitor_session(request: HttpRequest, code: str) -> HttpResponse:
     line = OpenLine.objects.filter(code=code).first()
     if line is None:
         return _json_error(404, {"__all__": [_("No such line.")]})
+    refusal = livechat.livechat_refusal(line=line)
+    if refusal is not None:
+        return _unavailable(line, refusal)
     try:
         raw = request.body
     except RequestDataTooBig:
@@ -80,7 +99,6 @@ def visitor_session(request: HttpRequest, code: str) -> HttpResponse:
     visitor = livechat.visitor_from_token(line=line, token=token) if isinstance(token, str) else None
     if visitor is None:
         token, visitor = livechat.visitor_token_create(line=line)
-    livechat.livechat_connector_for(line)
     return _cors(
         JsonResponse(
             {
@@ -112,6 +130,9 @@ def visitor_upload(request: HttpRequest, code: str) -> HttpResponse:
     visitor = livechat.visitor_from_token(line=line, token=token)
     if visitor is None:
         return _json_error(403, {"__all__": [_("Reload the page to start the chat again.")]})
+    refusal = livechat.livechat_refusal(line=line)
+    if refusal is not None:
+        return _unavailable(line, refusal)
     if rate_limit_hit(
         key=f"lc:upload:{visitor.visitor_id}", limit=UPLOADS_PER_MINUTE_PER_VISITOR, window_seconds=60
     ):

@@ -38,6 +38,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "closed": "The conversation is closed. Write again to start a new one.",
         "too_fast": "You are sending messages too quickly. Please wait a moment.",
         "file_too_large": "The file is too large.",
+        "unavailable": "This chat is not available at the moment. Please contact us another way.",
     },
     "cs": {
         "open": "Napište nám",
@@ -67,6 +68,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "closed": "Konverzace je uzavřena. Napište znovu a začnete novou.",
         "too_fast": "Posíláte zprávy příliš rychle. Chvíli prosím počkejte.",
         "file_too_large": "Soubor je příliš velký.",
+        "unavailable": "Tento chat teď není k dispozici. Kontaktujte nás prosím jinak.",
     },
     "ru": {
         "open": "Напишите нам",
@@ -96,6 +98,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "closed": "Разговор закрыт. Напишите снова, чтобы начать новый.",
         "too_fast": "Вы отправляете сообщения слишком часто. Подождите немного.",
         "file_too_large": "Файл слишком большой.",
+        "unavailable": "Этот чат сейчас недоступен. Пожалуйста, свяжитесь с нами другим способом.",
     },
     "it": {
         "open": "Scrivici",
@@ -125,6 +128,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "closed": "La conversazione è chiusa. Scrivi di nuovo per iniziarne una nuova.",
         "too_fast": "Stai inviando messaggi troppo velocemente. Attendi un momento.",
         "file_too_large": "Il file è troppo grande.",
+        "unavailable": "Questa chat non è disponibile al momento. Contattaci in un altro modo.",
     },
     "vi": {
         "open": "Trò chuyện với chúng tôi",
@@ -154,6 +158,9 @@ _STRINGS: dict[str, dict[str, str]] = {
         "closed": "Cuộc trò chuyện đã kết thúc. Hãy nhắn lại để bắt đầu cuộc mới.",
         "too_fast": "Bạn gửi tin nhắn quá nhanh. Vui lòng chờ một chút.",
         "file_too_large": "Tệp quá lớn.",
+        "unavailable": (
+            "Cuộc trò chuyện này hiện không khả dụng. Vui lòng liên hệ với chúng tôi bằng cách khác."
+        ),
     },
     "pl": {
         "open": "Napisz do nas",
@@ -183,6 +190,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "closed": "Rozmowa została zakończona. Napisz ponownie, aby rozpocząć nową.",
         "too_fast": "Wysyłasz wiadomości zbyt szybko. Poczekaj chwilę.",
         "file_too_large": "Plik jest za duży.",
+        "unavailable": "Ten czat jest obecnie niedostępny. Skontaktuj się z nami w inny sposób.",
     },
 }
 

@@ -1,6 +1,8 @@
-"""Admin list of connectors; connecting and editing happen on the Contact Center page.
+"""Admin list of connectors; connecting, editing and disconnecting happen on the Contact Center page.
 
-Deleting stays possible here (it is a disconnect), so that deleting a line can take its connectors along.
+Only a connector without clients can be deleted here (so that deleting a line without history takes its
+unused connectors along): the clients' history protects the others (the admin lists what protects them),
+which are disconnected on the Contact Center page instead.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ class ConnectorAdmin(RoleScopedAdminMixin, admin.ModelAdmin):
     permission_area = Area.CONNECTORS
     view_action = Action.VIEW
     modify_action = Action.MODIFY
-    list_display = ["name", "kind", "account_id", "line", "active", "created_at"]
+    list_display = ["name", "kind", "account_id", "line", "active", "disconnected_at", "created_at"]
     list_filter = ["kind", "active"]
     search_fields = ["name", "account_id", "line__line_name"]
-    fields = ["uuid", "kind", "name", "account_id", "line", "active", "created_at"]
-    readonly_fields = ["uuid", "kind", "name", "account_id", "line", "active", "created_at"]
+    fields = ["uuid", "kind", "name", "account_id", "line", "active", "disconnected_at", "created_at"]
+    readonly_fields = [
+        "uuid", "kind", "name", "account_id", "line", "active", "disconnected_at", "created_at"
+    ]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).select_related("line")

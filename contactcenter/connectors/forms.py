@@ -61,6 +61,8 @@ class _ConnectorFieldsMixin(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if self.instance is not None and self.instance.is_disconnected:
+            return cleaned  # only its name can change (connector_update); it keeps no credentials
         secrets = self.secret_values()
         stored = self.instance.secrets if self.instance else {}
         account_id = connector_account_id(

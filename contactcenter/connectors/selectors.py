@@ -16,11 +16,15 @@ from openlines.session_models import Message, Session
 
 
 def line_connector_names(line: OpenLine) -> list[str]:
-    """The channels of a line for the list of lines, e.g. ["Telegram", "Live chat"], inactive ones marked."""
+    """The channels of a line for the list of lines, e.g. ["Telegram", "Live chat"], inactive and
+    disconnected ones marked."""
     names = []
     for connector in line.connectors.all():
         label = str(connector.get_kind_display())
-        names.append(label if connector.active else _("%(channel)s (inactive)") % {"channel": label})
+        if connector.disconnected_at is not None:
+            names.append(_("%(channel)s (disconnected)") % {"channel": label})
+        else:
+            names.append(label if connector.active else _("%(channel)s (inactive)") % {"channel": label})
     return names
 
 

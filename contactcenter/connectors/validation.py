@@ -65,7 +65,8 @@ def connector_errors(
                 _("The token belongs to bot %(bot)s, not to the bot ID entered.") % {"bot": bot_id}
             ]
     if account_id and "account_id" not in errors:
-        taken = Connector.objects.filter(kind=kind, account_id=account_id)
+        # A disconnected connector of the account is no obstacle: connecting takes it up again.
+        taken = Connector.objects.filter(kind=kind, account_id=account_id, disconnected_at__isnull=True)
         if instance is not None and instance.pk:
             taken = taken.exclude(pk=instance.pk)
         if taken.exists():

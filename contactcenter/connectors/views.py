@@ -1,4 +1,5 @@
-"""The Contact Center page: channel kinds as tiles with their connected lines; connect, edit, disconnect."""
+"""The Contact Center page: channel kinds as tiles with their connected lines; connect, edit, disconnect,
+reconnect, and re-register every channel's webhook."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import mimetypes
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F, ProtectedError
 from django.forms import ChoiceField
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,8 +29,9 @@ from contactcenter.connectors.kinds import ConnectorKind, KindSpec
 from contactcenter.connectors.selectors import connector_health, reply_window_for, unrouted_webhooks
 from contactcenter.models import Connector
 from contactcenter.permissions import Action, Area, can, permitted_queryset
-from contactcenter.services.connectors import connector_create, connector_delete, connector_update
-from contactcenter.services.provisioning import connector_provision, connector_unprovision
+from contactcenter.services import connectors as services
+from contactcenter.services.connectors import Connection, connector_update
+from contactcenter.services.provisioning import connector_provision, connectors_refresh
 from openlines.models import OpenLine
 from openlines.services.actions import session_can_view
 from openlines.services.lines import line_create
@@ -83,7 +87,9 @@ def contact_center(request: HttpRequest) -> HttpResponse:
         user=user,
         area=Area.CONNECTORS,
         action=Action.VIEW,
-        queryset=Connector.objects.select_related("line").order_by("line__line_name", "name", "id"),
+        queryset=Connector.objects.select_related("line").order_by(
+            F("disconnected_at").desc(nulls_first=True), "line__line_name", "name", "id"
+        ),
     )
     tiles = [Tile(kind=kind, spec=kind.spec, rows=[]) for kind in ConnectorKind]
     by_kind = {tile.kind.value: tile for tile in tiles}
@@ -130,11 +136,13 @@ def connector_connect(request: HttpRequest, kind: str) -> HttpResponse:
         kind=channel,
         lines=lines,
         may_create_line=may_create_line,
+        # "Connect again" of a disconnected account names it.
+        initial={"account_id": request.GET.get("account_id", "")[:255]},
     )
     if request.method == "POST" and form.is_valid():
         line = form.chosen_line()
         created = line is None
-        connector: Connector | None = None
+        connection: Connection | None = None
         try:
             with transaction.atomic():
                 if line is None:
@@ -144,7 +152,7 @@ def connector_connect(request: HttpRequest, kind: str) -> HttpResponse:
                         or channel.label
                     )
                     line = _line_create_for(user, str(name).strip())
-                connector = connector_create(
+                connection = services.connector_connect(
                     kind=channel,
                     line=line,
                     name=form.cleaned_data.get("name") or "",
@@ -152,20 +160,34 @@ def connector_connect(request: HttpRequest, kind: str) -> HttpResponse:
                     secrets=form.secret_values(),
                 )
             # Committed before registering: the platform may call the new webhook URL meanwhile.
-            connector_provision(connector=connector, base_url=request.build_absolute_uri("/"))
+            connector_provision(connector=connection.connector, base_url=request.build_absolute_uri("/"))
         except ValidationError as error:
-            if connector is not None:
+            if connection is not None:
                 # The platform refused: nothing of this attempt is kept.
-                connector_delete(connector=connector)
+                services.connector_connect_undo(connection=connection)
                 if created and line is not None:
-                    line.delete()
+                    try:
+                        line.delete()
+                    except ProtectedError:
+                        pass  # a conversation arrived on it meanwhile: it stays
             _apply_errors(form, error)
         else:
-            messages.success(
-                request,
-                _("%(channel)s is connected to the line “%(line)s”.")
-                % {"channel": connector.name, "line": line},
-            )
+            connector = connection.connector
+            if connection.reconnected:
+                messages.success(
+                    request,
+                    _(
+                        "%(channel)s is connected again, to the line “%(line)s”; its clients continue "
+                        "their conversation history."
+                    )
+                    % {"channel": connector.name, "line": line},
+                )
+            else:
+                messages.success(
+                    request,
+                    _("%(channel)s is connected to the line “%(line)s”.")
+                    % {"channel": connector.name, "line": line},
+                )
             if channel in (ConnectorKind.WHATSAPP, ConnectorKind.MESSENGER, ConnectorKind.INSTAGRAM):
                 return redirect("contactcenter:connector_status", connector.pk)
             if created:
@@ -229,28 +251,81 @@ def connector_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def connector_disconnect(request: HttpRequest, pk: int) -> HttpResponse:
     connector = _connector_for(request, pk)
+    if connector.is_disconnected:
+        messages.info(request, _("%(channel)s is already disconnected.") % {"channel": connector.name})
+        return redirect("contactcenter:contact_center")
     if request.method == "POST":
-        name, line = connector.name, connector.line
-        refused = connector_unprovision(connector=connector)
+        refused = services.connector_disconnect(connector=connector)
         if refused:
             messages.warning(
                 request,
                 _("The platform did not confirm removing the webhook: %(reason)s") % {"reason": refused},
             )
-        connector_delete(connector=connector)
         messages.success(
             request,
-            _("%(channel)s was disconnected from the line “%(line)s”.") % {"channel": name, "line": line},
+            _("%(channel)s was disconnected from the line “%(line)s”. Its conversations are kept.")
+            % {"channel": connector.name, "line": connector.line},
         )
         return redirect("contactcenter:contact_center")
     context = {
         "title": _("Disconnect %(name)s?") % {"name": connector},
         "connector": connector,
+        "is_messenger": connector.kind_spec.is_messenger_account,
+        "clients": connector.clients.count(),
         "cancel_url": reverse("contactcenter:contact_center"),
     }
     return render(
         request, "contactcenter/connector_disconnect.html", {**admin.site.each_context(request), **context}
     )
+
+
+@staff_member_required
+@require_http_methods(["POST"])
+def connector_reconnect_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Switch a disconnected live chat or REST connector on again (messenger accounts: the connect form)."""
+    connector = _connector_for(request, pk)
+    if not connector.is_disconnected:
+        messages.info(request, _("%(channel)s is connected.") % {"channel": connector.name})
+        return redirect("contactcenter:contact_center")
+    if connector.kind_spec.is_messenger_account:
+        query = urlencode({"account_id": connector.account_id})
+        return redirect(f"{reverse('contactcenter:connector_connect', args=[connector.kind])}?{query}")
+    services.connector_reconnect(connector=connector)
+    messages.success(
+        request,
+        _("%(channel)s is connected again to the line “%(line)s”.")
+        % {"channel": connector.name, "line": connector.line},
+    )
+    return redirect("contactcenter:contact_center")
+
+
+@staff_member_required
+@require_http_methods(["POST"])
+def connectors_refresh_view(request: HttpRequest) -> HttpResponse:
+    """Register the webhooks of the channels the user may change again with the current public URL."""
+    user = request.user
+    if not can(user, Area.CONNECTORS, Action.MODIFY):
+        raise PermissionDenied
+    mine = permitted_queryset(
+        user=user,
+        area=Area.CONNECTORS,
+        action=Action.MODIFY,
+        queryset=Connector.objects.select_related("line").order_by("kind", "id"),
+    )
+    outcomes = connectors_refresh(connectors=mine, base_url=request.build_absolute_uri("/"))
+    for outcome in outcomes:
+        names = {"channel": str(outcome.connector), "line": outcome.connector.line, "detail": outcome.detail}
+        if outcome.status == "ok":
+            messages.success(
+                request, _("%(channel)s (line “%(line)s”): webhook registered at %(detail)s") % names
+            )
+        elif outcome.status == "failed":
+            messages.error(request, _("%(channel)s (line “%(line)s”): failed: %(detail)s") % names)
+        else:
+            messages.info(request, _("%(channel)s (line “%(line)s”): skipped, %(detail)s") % names)
+    if not outcomes:
+        messages.info(request, _("No connected channel to register."))
+    return redirect("contactcenter:contact_center")
 
 
 @staff_member_required

@@ -85,13 +85,16 @@ def outbound_delivery_attempt(*, delivery_id: int) -> str:
     The HTTP request runs outside any transaction or row lock; the outcome is written only if no other
     attempt recorded one meanwhile (the `attempts` counter is the version).
     """
-    from openlines.services.delivery import message_delivery_set
+    from openlines.services.delivery import channel_closed_reason, message_delivery_set
 
     delivery = OutboundDelivery.objects.select_related("connector").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != OutboundDelivery.Status.PENDING:
         return delivery.status if delivery is not None else ""
     attempt = _attempts.get(delivery.connector.kind)
-    if attempt is None:
+    closed = channel_closed_reason(delivery.connector)
+    if closed:
+        outcome = AttemptOutcome(acknowledged=False, error=closed, permanent=True)
+    elif attempt is None:
         outcome = AttemptOutcome(acknowledged=False, error="no sender for this channel", permanent=True)
     else:
         try:

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from contactcenter.background import task_enqueue
 from openlines.session_models import Message
+
+if TYPE_CHECKING:
+    from contactcenter.models import Connector
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +34,23 @@ def register_sender(kind: str) -> Callable[[Sender], Sender]:
     return decorator
 
 
+def channel_closed_reason(connector: Connector) -> str:
+    """Why nothing can be sent to the clients of this channel now ("" when it can be sent to)."""
+    if connector.disconnected_at is not None:
+        return _("Not sent: the channel is disconnected. Connect it again to write to this client.")
+    return ""
+
+
 def message_dispatch_prepare(message: Message) -> None:
     """Mark an outgoing message pending, before it is stored, when its channel has a sender (the status is
-    then stored with the message instead of by a second write)."""
-    if message.chat.client.connector.kind in _senders:
+    then stored with the message instead of by a second write); failed with the reason when the channel
+    is disconnected, so the agent sees at once that it did not go."""
+    connector = message.chat.client.connector
+    closed = channel_closed_reason(connector)
+    if closed:
+        message.delivery = Message.Delivery.FAILED
+        message.delivery_error = closed
+    elif connector.kind in _senders:
         message.delivery = Message.Delivery.PENDING
 
 

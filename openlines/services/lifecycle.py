@@ -179,6 +179,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "attachments": message.attachments,
         "internal": message.internal,
         "delivery": message.delivery,
+        "delivery_error": message.delivery_error,
         "created_at": message.created_at.isoformat(),
     }
 

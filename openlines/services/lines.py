@@ -130,5 +130,7 @@ def line_update(
 
 
 def line_delete(*, line: OpenLine) -> None:
-    """Delete a line with everything that cascades from it (queue, conversations, messages)."""
+    """Delete a line with its queue and its channels that have no clients. Raises ProtectedError when it
+    has conversation history (its own, or of its channels' clients): that is never deleted as a side
+    effect; the line is switched off instead."""
     line.delete()

@@ -38,19 +38,60 @@ class Visitor:
     visitor_id: str
 
 
+class LivechatUnavailable(ValidationError):
+    """The line takes no live chat visitors now: the line is off, or its live chat is disconnected or
+    switched off. Nothing the visitor sends is stored; `text` is the widget's notice in the line's
+    language."""
+
+    def __init__(self, line: OpenLine) -> None:
+        from openlines.widget_texts import widget_strings
+
+        self.text = widget_strings(line.language_id)["unavailable"]
+        super().__init__(self.text, code="unavailable")
+
+
+def _livechat_connector(line: OpenLine) -> Connector | None:
+    # Read afresh with the line: a socket's line object may predate the line being switched off.
+    return (
+        Connector.objects.select_related("line")
+        .filter(line_id=line.pk, kind=ConnectorKind.LIVECHAT)
+        .order_by("id")
+        .first()
+    )
+
+
+def _refuse_unless_open(line: OpenLine, connector: Connector) -> Connector:
+    if not connector.line.active or not connector.active or connector.disconnected_at is not None:
+        raise LivechatUnavailable(line)
+    return connector
+
+
 def livechat_connector_for(line: OpenLine) -> Connector:
-    """The line's live chat connector, created on first use (one per line)."""
-    connector = Connector.objects.filter(line=line, kind=ConnectorKind.LIVECHAT).order_by("id").first()
+    """The line's live chat connector, created on first use (one per line, and never again once it is
+    disconnected). Raises LivechatUnavailable when the line or its live chat takes no visitors."""
+    connector = _livechat_connector(line)
     if connector is not None:
-        return connector
+        return _refuse_unless_open(line, connector)
     with transaction.atomic():
         locked = OpenLine.objects.select_for_update().get(pk=line.pk)
+        if not locked.active:
+            raise LivechatUnavailable(line)
         connector = Connector.objects.filter(line=locked, kind=ConnectorKind.LIVECHAT).order_by("id").first()
         if connector is None:
             connector = Connector.objects.create(
                 kind=ConnectorKind.LIVECHAT, line=locked, name=str(ConnectorKind.LIVECHAT.label)
             )
-    return connector
+        connector.line = locked
+    return _refuse_unless_open(line, connector)
+
+
+def livechat_refusal(*, line: OpenLine) -> LivechatUnavailable | None:
+    """Why the widget must not open on this line now, or None. Creates nothing when it refuses."""
+    try:
+        livechat_connector_for(line)
+    except LivechatUnavailable as refusal:
+        return refusal
+    return None
 
 
 def visitor_token_create(*, line: OpenLine) -> tuple[str, Visitor]:
@@ -72,11 +113,19 @@ def visitor_from_token(*, line: OpenLine, token: str) -> Visitor | None:
 
 
 def visitor_client(*, line: OpenLine, visitor: Visitor, create: bool = False) -> Client | None:
-    connector = livechat_connector_for(line)
+    """The visitor's client; `create`: made if missing (refused with LivechatUnavailable when the line or
+    its live chat takes no visitors)."""
     if create:
+        connector = livechat_connector_for(line)
         client, _created = Client.objects.get_or_create(connector=connector, external_id=visitor.visitor_id)
         return client
-    return Client.objects.filter(connector=connector, external_id=visitor.visitor_id).first()
+    return (
+        Client.objects.filter(
+            connector__line=line, connector__kind=ConnectorKind.LIVECHAT, external_id=visitor.visitor_id
+        )
+        .order_by("connector_id")
+        .first()
+    )
 
 
 def visitor_chat(*, line: OpenLine, visitor: Visitor) -> Chat | None:
@@ -122,7 +171,8 @@ def livechat_message_receive(
 ) -> IngestResult:
     """A visitor's message: stored once per `client_message_id`, whatever the number of resends.
 
-    `connector`: the line's live chat connector when the caller holds it already (a widget socket keeps it).
+    `connector`: the line's live chat connector when the caller holds it already (a widget socket keeps it);
+    whether it still takes visitors is read afresh. Raises LivechatUnavailable when it does not.
     """
     text = (text or "").strip() if isinstance(text, str) else ""
     files = _clean_attachments(attachments)
@@ -135,6 +185,11 @@ def livechat_message_receive(
     if not isinstance(client_message_id, str) or not 8 <= len(client_message_id) <= 64:
         raise ValidationError({"client_id": [_("Each message needs its own id (8 to 64 characters).")]})
     page_url = page_url if isinstance(page_url, str) and page_url.startswith(("http://", "https://")) else ""
+    if connector is not None:
+        current = _livechat_connector(line)
+        if current is None or current.pk != connector.pk:
+            raise LivechatUnavailable(line)
+        connector = _refuse_unless_open(line, current)
     return message_ingest(
         connector=connector or livechat_connector_for(line),
         client=InboundClient(external_id=visitor.visitor_id),
@@ -192,6 +247,7 @@ def livechat_contact_save(*, line: OpenLine, visitor: Visitor, name: str, email:
 def livechat_rate(*, line: OpenLine, visitor: Visitor, vote: str) -> Session:
     """Like / dislike from the widget for the conversation that asked for it (or may be rated)."""
     votes = {"like": ratings.LIKE, "dislike": ratings.DISLIKE}
+    livechat_connector_for(line)  # refuses when the line takes no visitors now
     if vote not in votes:
         raise ValidationError({"vote": [_("A rating is like or dislike.")]})
     chat = visitor_chat(line=line, visitor=visitor)

@@ -113,6 +113,20 @@
 
   function setStatus(text) { status.textContent = text || ""; status.hidden = !text; }
 
+  /* The line takes no visitors now (line off, live chat disconnected or switched off): show the server's
+   * notice (in the line's language), lock the composer, and ask again now and then. */
+  var UNAVAILABLE_RETRY_MS = 60000, unavailableTimer = null;
+  function showUnavailable(notice) {
+    panel.classList.add("unavailable");
+    if (notice.title) { title.textContent = notice.title; }
+    if (notice.language) { panel.lang = notice.language; }
+    [consentBox, formBox, rateBox, typingLine].forEach(function (n) { n.hidden = true; });
+    input.disabled = sendBtn.disabled = attachBtn.disabled = true;
+    setStatus(notice.message || "");
+    clearTimeout(unavailableTimer);
+    unavailableTimer = setTimeout(start, UNAVAILABLE_RETRY_MS);
+  }
+
   function identity(agent) {
     if (!agent) { agentLine.textContent = ""; avatar.hidden = true; return; }
     agentLine.textContent = agent.position ? agent.name + " \u00B7 " + agent.position : agent.name;
@@ -297,6 +311,8 @@
     } else if (msg.type === "consent.ok") {
       state.consent_given = true;
       showConsent();
+    } else if (msg.type === "unavailable") {
+      showUnavailable({ message: msg.message });
     } else if (msg.type === "form.ok") {
       state.form_filled = true;
       showForm(false);
@@ -346,6 +362,7 @@
     socket.onclose = function (e) {
       socket = null;
       if (e.code === 4403) { token = null; store("token", null); start(); return; }
+      if (e.code === 4410) { return; }  // unavailable: showUnavailable asks again later
       setStatus(S.offline);
       var delay = Math.min(15000, 1000 * Math.pow(2, retries)) + Math.random() * 500;
       retries += 1;
@@ -359,9 +376,18 @@
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ token: token })
     }).then(function (r) {
+      if (r.status === 403) {
+        return r.json().then(function (data) {
+          if (data.code !== "unavailable") { throw new Error("HTTP 403"); }
+          showUnavailable(data);
+          return null;
+        });
+      }
       if (!r.ok) { throw new Error("HTTP " + r.status); }
       return r.json();
     }).then(function (data) {
+      if (!data) { return; }
+      panel.classList.remove("unavailable");
       token = data.token;
       store("token", token);
       config = data.config;

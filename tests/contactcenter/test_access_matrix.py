@@ -223,7 +223,8 @@ def test_connector_disconnect_follows_the_connectors_level(world, level, line):
     response = world["client"].post(f"/contact-center/connectors/{connector.pk}/disconnect/")
     allowed = line in PERMITTED[level]
     assert response.status_code == (302 if allowed else 403)
-    assert Connector.objects.filter(pk=connector.pk).exists() is not allowed
+    # Disconnecting keeps the connector (and its history), marked disconnected.
+    assert Connector.objects.get(pk=connector.pk).is_disconnected is allowed
 
 
 def test_connectors_of_invisible_lines_are_not_found(world):

@@ -285,7 +285,8 @@ def test_disconnect_asks_first_and_removes_only_after_confirmation(client, line)
     assert "Website chat" in page and "Yes, disconnect" in page
     assert Connector.objects.filter(pk=connector.pk).exists()
     assert client.post(url).status_code == 302
-    assert not Connector.objects.filter(pk=connector.pk).exists()
+    connector.refresh_from_db()
+    assert connector.is_disconnected and not connector.active
     assert OpenLine.objects.filter(pk=line.pk).exists()
 
 

@@ -1,4 +1,5 @@
-"""The Contact Center page in a real browser: connect a Telegram bot to a new line, see it, disconnect it."""
+"""The Contact Center page in a real browser: connect a Telegram bot to a new line, see it, disconnect it
+(the channel stays, disconnected, with its history)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,10 @@ def test_connect_a_telegram_bot_to_a_new_line_then_disconnect_it(page, live_serv
     page.goto(f"{live_server.url}/contact-center/")
     page.locator('li[data-kind="telegram"]').get_by_role("link", name="Disconnect").click()
     assert Connector.objects.exists()
+    assert "Nothing is deleted" in page.content()
     page.get_by_role("button", name="Yes, disconnect").click()
     page.wait_for_url("**/contact-center/")
-    assert not Connector.objects.exists()
-    assert "Not connected to any line" in page.locator('li[data-kind="telegram"]').inner_text()
+    # The channel stays, disconnected, with its history; it can be connected again.
+    assert Connector.objects.get().is_disconnected
+    tile = page.locator('li[data-kind="telegram"]')
+    assert "disconnected" in tile.inner_text() and "Connect again" in tile.inner_text()

@@ -234,6 +234,18 @@ ROUTES: dict[str, Route] = {
         area="connectors_modify",
         obj="connector",
     ),
+    "contact-center/connectors/<int:pk>/reconnect/": Route(
+        "page",
+        "/contact-center/connectors/{connector}/reconnect/",
+        "POST",
+        staff=404,
+        area="connectors_modify",
+        obj="connector",
+        ok=302,
+    ),
+    "contact-center/refresh/": Route(
+        "page", "/contact-center/refresh/", "POST", staff=403, area="connectors_modify", no_level=403, ok=302
+    ),
     "contact-center/connectors/<int:pk>/status/": Route(
         "page",
         "/contact-center/connectors/{connector}/status/",

@@ -97,7 +97,8 @@ def test_disconnect_unregisters_the_webhook(admin, line, accepting_platform):
     connector = Connector.objects.get()
     accepting_platform.clear()
     admin.post(f"/contact-center/connectors/{connector.pk}/disconnect/")
-    assert not Connector.objects.exists()
+    connector.refresh_from_db()
+    assert connector.is_disconnected and connector.secrets == {}
     assert [str(r.url).rsplit("/", 1)[-1] for r in accepting_platform] == ["deleteWebhook"]
 
 

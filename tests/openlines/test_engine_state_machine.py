@@ -176,8 +176,8 @@ def engine_probes(monkeypatch: pytest.MonkeyPatch) -> tuple[AssignmentRecorder, 
 def reset_database() -> None:
     """Each example starts from an empty engine (faster than a flush, and keeps the default roles)."""
     RealtimeEvent.objects.all().delete()
-    OpenLine.objects.all().delete()  # cascades: queue, chats, sessions, messages, deadlines, offers
-    Client.objects.all().delete()
+    Client.objects.all().delete()  # cascades: chats, sessions, messages, deadlines, offers
+    OpenLine.objects.all().delete()  # cascades: queue, connectors (history protects lines and clients)
     Connector.objects.all().delete()
     Department.objects.all().delete()
     get_user_model().objects.all().delete()  # cascades: profiles, presence, work days, absences

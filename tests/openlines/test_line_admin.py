@@ -159,7 +159,12 @@ def test_bulk_delete_asks_for_confirmation_with_the_summary(admin_client_logged_
 
 def test_deletion_summary_reports_queue_entries():
     line = OpenLine.objects.create(line_name="X")
-    assert selectors.line_deletion_summary(line) == {"conversations": 0, "messages": 0, "queue_entries": 0}
+    assert selectors.line_deletion_summary(line) == {
+        "conversations": 0,
+        "messages": 0,
+        "queue_entries": 0,
+        "protected": 0,
+    }
 
 
 # --- Agreements, canned responses, bots -----------------------------------------------------------------

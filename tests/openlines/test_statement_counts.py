@@ -1,7 +1,8 @@
 """What one message costs the database (issue 9), pinned so that it cannot creep back, and the widget's
 rate limit, which must not cost the socket its message when the cache is down.
 
-A visitor's further message over the widget socket: the chat (found and locked), the
+A visitor's further message over the widget socket: whether the line and its live chat still take
+visitors (read afresh: a socket may outlive a disconnect, issue 16), the chat (found and locked), the
 session (locked, with whether its agent may still hold it), the message, its event, the KPI clock check,
 the session's new state and its event, and, after the commit, who is to receive the events.
 """
@@ -26,9 +27,9 @@ from tests.socket_events import message_new, receive_through
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Statements of one further visitor message while it waits for the agent, and once the agent replied.
-VISITOR_WAITING = 8
+VISITOR_WAITING = 9
 # + the KPI clock the message starts and the close deadline of the agent's reply, removed.
-VISITOR_AFTER_REPLY = 10
+VISITOR_AFTER_REPLY = 11
 # An agent's further message through the sessions API, authentication and response included.
 AGENT_FOLLOW_UP = 16
 

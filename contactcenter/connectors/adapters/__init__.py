@@ -1,6 +1,7 @@
 """Messenger platform adapters: one per platform behind ``ChannelAdapter``; see docs/connectors.md.
 
-``get_adapter(kind)`` builds an adapter configured from Django settings (all optional):
+``get_adapter(kind)`` builds an adapter configured from Django settings (environment variables read in
+contactcenter/settings.py, all optional):
 ``CONNECTORS_TELEGRAM_API_URL``, ``CONNECTORS_GRAPH_API_URL``, ``CONNECTORS_GRAPH_API_VERSION``,
 ``CONNECTORS_INSTAGRAM_API_URL``, ``CONNECTORS_VIBER_API_URL``, ``CONNECTORS_HTTP_TIMEOUT`` (seconds) and
 ``CONNECTORS_MAX_MEDIA_BYTES``. Tests pass their own ``httpx.Client`` (e.g. with a ``MockTransport``).

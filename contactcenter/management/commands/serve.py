@@ -65,7 +65,7 @@ class Command(BaseCommand):
     def _load_demo(self, *, skip: bool) -> None:
         if skip or not database_is_empty():
             return
-        password = os.environ.get("DEMO_PASSWORD") or None
+        password = settings.DEMO_PASSWORD or None
         logins = demo_data_load(password=password)
         self.stdout.write(self.style.SUCCESS("Demo data loaded. Logins (all with the same password):"))
         self.stdout.write("  users:    " + ", ".join(logins.usernames))
