@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contactcenter', '0007_leave_announced'),
+        ('contactcenter', '0008_inbound_routing_media_retry'),
     ]
 
     operations = [

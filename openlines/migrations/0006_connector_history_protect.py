@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contactcenter', '0008_connector_disconnect'),
-        ('openlines', '0004_realtimeevent_created_at_index'),
+        ('contactcenter', '0009_connector_disconnect'),
+        ('openlines', '0005_client_alias'),
     ]
 
     operations = [
