@@ -62,6 +62,9 @@ def secret_key_weakness(key: str) -> str:
     bits = -sum(n * math.log2(n / len(key)) for n in counts.values())
     if bits < MIN_ESTIMATED_BITS:
         return "its characters are too predictable (low entropy)"
+    # A random key repeats hardly any run of three characters; a repeated pattern repeats most of them.
+    if len({key[i : i + 3] for i in range(len(key) - 2)}) < (len(key) - 2) / 2:
+        return "it repeats a pattern"
     return ""
 
 

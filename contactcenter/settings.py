@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "contactcenter.security.ContentSecurityPolicyMiddleware",
+    "contactcenter.outage.DatabaseOutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -116,10 +117,13 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
     # Persistent connections leak under ASGI (one per thread); the psycopg pool is the supported way.
     # The pool is configured here, not in the URL, because django-environ would turn it into a string.
     _db["CONN_MAX_AGE"] = 0
+    # Fail fast during an outage (contactcenter/outage.py answers 503): a new connection gives up after
+    # DATABASE_CONNECT_TIMEOUT seconds, a request waiting for a pooled one after DATABASE_POOL_TIMEOUT.
+    _db["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
     _db["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
-        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=5),
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
