@@ -20,7 +20,7 @@ PASSWORD = "pw-123456"
 def small_limits(settings, fresh_cache):
     settings.LOGIN_RATE_LIMIT_FAILURES_PER_USERNAME = 3
     settings.LOGIN_RATE_LIMIT_FAILURES_PER_IP = 5
-    settings.LOGIN_RATE_LIMIT_WINDOW_SECONDS = 2
+    settings.LOGIN_RATE_LIMIT_WINDOW_SECONDS = 900
 
 
 @pytest.fixture

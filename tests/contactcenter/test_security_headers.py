@@ -26,6 +26,7 @@ pytestmark = pytest.mark.django_db
         "ab" * 40,
         "0123456789" * 6,
     ],
+    ids=["example", "example-shouted", "django-insecure", "phrase", "short", "two-characters", "pattern"],
 )
 def test_check_deploy_refuses_placeholder_and_weak_secret_keys(settings, key):
     settings.SECRET_KEY = key
@@ -33,7 +34,11 @@ def test_check_deploy_refuses_placeholder_and_weak_secret_keys(settings, key):
         call_command("check", deploy=True, tags=["security"])
 
 
-@pytest.mark.parametrize("key", [secrets.token_urlsafe(50), secrets.token_hex(32), secrets.token_urlsafe(38)])
+@pytest.mark.parametrize(
+    "key",
+    [secrets.token_urlsafe(50), secrets.token_hex(32), secrets.token_urlsafe(38)],
+    ids=["urlsafe-50", "hex-32", "urlsafe-38"],
+)
 def test_check_deploy_accepts_random_keys(settings, key, capsys):
     settings.SECRET_KEY = key
     settings.DEBUG = False
