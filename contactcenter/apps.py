@@ -8,8 +8,8 @@ class ContactCenterConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Imported for their registrations: the leave and presence timers.
-        from contactcenter import leave_timer, presence_timer  # noqa: F401
+        # Imported for their registrations: the leave and presence timers, the deploy checks.
+        from contactcenter import checks, leave_timer, presence_timer  # noqa: F401
         from contactcenter.connectors.selectors import line_connector_names
         from contactcenter.services import (
             inbound_media,  # noqa: F401  (the media download retry timer)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils import timezone
 
 from openlines.services.ratelimit import RateLimit, rate_limit_count, rate_limit_reached
 
@@ -57,29 +60,92 @@ def api_token_limit(key: str) -> RateLimit:
     return rate_limit_count(key=f"api:{key}", limit=limit, window_seconds=API_WINDOW_SECONDS)
 
 
-def _login_keys(request: HttpRequest, username: str) -> list[tuple[str, int]]:
+def _username_hash(username: str) -> str:
     # Usernames are hashed: they are arbitrary text, and cache keys must not be.
-    name = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    return [
-        (f"login:user:{name}", settings.LOGIN_RATE_LIMIT_FAILURES_PER_USERNAME),
-        (f"login:ip:{client_ip(request)}", settings.LOGIN_RATE_LIMIT_FAILURES_PER_IP),
-    ]
+    return hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+
+
+def _pair_key(request: HttpRequest, username: str) -> str:
+    return f"rl:login:pair:{_username_hash(username)}:{client_ip(request)}"
+
+
+def _ip_key(request: HttpRequest) -> str:
+    return f"login:ip:{client_ip(request)}"
+
+
+def _now() -> float:
+    return timezone.now().timestamp()
+
+
+def login_lock_seconds(failures: int) -> int:
+    """The delay after the `failures`-th failure of one username from one address: none below the
+    threshold, then the base delay, doubling with each further failure up to the maximum."""
+    threshold = settings.LOGIN_LOCKOUT_FAILURES
+    if threshold <= 0 or failures < threshold:
+        return 0
+    grown = settings.LOGIN_LOCKOUT_BASE_SECONDS * 2 ** min(failures - threshold, 20)
+    return int(min(grown, settings.LOGIN_LOCKOUT_MAX_SECONDS))
 
 
 def login_blocked(request: HttpRequest, username: str) -> RateLimit:
-    """Whether this address or this username has used up its failed logins for the window."""
-    window = settings.LOGIN_RATE_LIMIT_WINDOW_SECONDS
+    """Whether this username from this address is still in its delay, or this address has used up its
+    failed logins for the window. A username is never locked for other addresses (that would let anybody
+    lock its owner out)."""
     worst = _NOT_LIMITED
-    for key, limit in _login_keys(request, username):
-        if limit > 0:
-            state = rate_limit_reached(key=key, limit=limit, window_seconds=window)
-            if state.limited and state.retry_after > worst.retry_after:
-                worst = state
+    try:
+        until = cache.get(f"{_pair_key(request, username)}:until")
+    except Exception:
+        until = None
+    if isinstance(until, (int, float)) and until > _now():
+        worst = RateLimit(limited=True, retry_after=max(1, math.ceil(until - _now())))
+    limit = settings.LOGIN_RATE_LIMIT_FAILURES_PER_IP
+    if limit > 0:
+        state = rate_limit_reached(
+            key=_ip_key(request), limit=limit, window_seconds=settings.LOGIN_RATE_LIMIT_WINDOW_SECONDS
+        )
+        if state.limited and state.retry_after > worst.retry_after:
+            worst = state
     return worst
 
 
-def login_failed(request: HttpRequest, username: str) -> None:
+def _incremented(key: str, timeout: int) -> int:
+    cache.add(key, 0, timeout)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout)
+        return 1
+
+
+def login_failed(request: HttpRequest, username: str) -> bool:
+    """Count a failed login: per address, per (username, address) pair (starting or growing its delay) and
+    per username. True when the username's failures from all addresses just reached
+    LOGIN_RATE_LIMIT_FAILURES_PER_USERNAME for the first time in the window: the owner should be told."""
     window = settings.LOGIN_RATE_LIMIT_WINDOW_SECONDS
-    for key, limit in _login_keys(request, username):
-        if limit > 0:
-            rate_limit_count(key=key, limit=limit, window_seconds=window)
+    limit = settings.LOGIN_RATE_LIMIT_FAILURES_PER_IP
+    if limit > 0:
+        rate_limit_count(key=_ip_key(request), limit=limit, window_seconds=window)
+    pair = _pair_key(request, username)
+    try:
+        # The pair's count lives as long as its longest delay, so the delay keeps growing for an attacker
+        # who waits out each one.
+        failures = _incremented(pair, max(window, settings.LOGIN_LOCKOUT_MAX_SECONDS))
+        delay = login_lock_seconds(failures)
+        if delay:
+            cache.set(f"{pair}:until", _now() + delay, delay + 1)
+        name = _username_hash(username)
+        per_username = settings.LOGIN_RATE_LIMIT_FAILURES_PER_USERNAME
+        if per_username <= 0 or _incremented(f"rl:login:user:{name}", window) < per_username:
+            return False
+        return bool(cache.add(f"rl:login:notified:{name}", 1, window))
+    except Exception:
+        return False
+
+
+def login_succeeded(request: HttpRequest, username: str) -> None:
+    """The right password from this address ends the pair's delay history."""
+    pair = _pair_key(request, username)
+    try:
+        cache.delete_many([pair, f"{pair}:until"])
+    except Exception:
+        return

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "contactcenter.security.ContentSecurityPolicyMiddleware",
+    "contactcenter.outage.DatabaseOutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -115,10 +117,13 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
     # Persistent connections leak under ASGI (one per thread); the psycopg pool is the supported way.
     # The pool is configured here, not in the URL, because django-environ would turn it into a string.
     _db["CONN_MAX_AGE"] = 0
+    # Fail fast during an outage (contactcenter/outage.py answers 503): a new connection gives up after
+    # DATABASE_CONNECT_TIMEOUT seconds, a request waiting for a pooled one after DATABASE_POOL_TIMEOUT.
+    _db["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
     _db["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
-        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=5),
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -215,15 +220,30 @@ RESYNC_INTERVAL = env.int("RESYNC_INTERVAL", default=30)
 LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE = env.int("LIVECHAT_RATE_LIMIT_SESSIONS_PER_MINUTE", default=30)
 LIVECHAT_RATE_LIMIT_MESSAGES_PER_10S = env.int("LIVECHAT_RATE_LIMIT_MESSAGES_PER_10S", default=15)
 LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S = env.int("LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S", default=60)
+# Anonymous (widget) uploads, openlines/attachments.py: bytes stored per line; bytes per client address
+# within the window; pixels of an image (read from its header); unattached files are deleted after this
+# long; with a retention in days, files of conversations closed longer ago are deleted (0 keeps them).
+LIVECHAT_UPLOAD_QUOTA_BYTES_PER_LINE = env.int("LIVECHAT_UPLOAD_QUOTA_BYTES_PER_LINE", default=1024**3)
+LIVECHAT_UPLOAD_BYTES_PER_ADDRESS = env.int("LIVECHAT_UPLOAD_BYTES_PER_ADDRESS", default=100 * 1024**2)
+LIVECHAT_UPLOAD_ADDRESS_WINDOW_SECONDS = env.int("LIVECHAT_UPLOAD_ADDRESS_WINDOW_SECONDS", default=3600)
+LIVECHAT_UPLOAD_MAX_IMAGE_PIXELS = env.int("LIVECHAT_UPLOAD_MAX_IMAGE_PIXELS", default=40_000_000)
+LIVECHAT_UPLOAD_UNATTACHED_SECONDS = env.int("LIVECHAT_UPLOAD_UNATTACHED_SECONDS", default=24 * 3600)
+LIVECHAT_ATTACHMENT_RETENTION_DAYS = env.int("LIVECHAT_ATTACHMENT_RETENTION_DAYS", default=0)
 # Limits of the other public endpoints (0 turns one off), counted in the cache like the live chat's:
 # requests to one messenger channel's webhook (the app-level Meta URL: per client address) and requests
 # per token (personal API token, REST connector token, bot secret) per minute; failed staff logins per
-# username and per client address within the window.
+# client address within the window, and per username the failures (from any address) after which its
+# owner is e-mailed, once per window.
 WEBHOOK_RATE_LIMIT_PER_MINUTE = env.int("WEBHOOK_RATE_LIMIT_PER_MINUTE", default=3000)
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=6000)
 LOGIN_RATE_LIMIT_FAILURES_PER_USERNAME = env.int("LOGIN_RATE_LIMIT_FAILURES_PER_USERNAME", default=10)
 LOGIN_RATE_LIMIT_FAILURES_PER_IP = env.int("LOGIN_RATE_LIMIT_FAILURES_PER_IP", default=50)
 LOGIN_RATE_LIMIT_WINDOW_SECONDS = env.int("LOGIN_RATE_LIMIT_WINDOW_SECONDS", default=900)
+# Per (username, address): after LOGIN_LOCKOUT_FAILURES failures a delay of LOGIN_LOCKOUT_BASE_SECONDS,
+# doubling with each further failure up to LOGIN_LOCKOUT_MAX_SECONDS (contactcenter.ratelimit).
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
+LOGIN_LOCKOUT_BASE_SECONDS = env.int("LOGIN_LOCKOUT_BASE_SECONDS", default=30)
+LOGIN_LOCKOUT_MAX_SECONDS = env.int("LOGIN_LOCKOUT_MAX_SECONDS", default=900)
 # Behind a reverse proxy: the request header carrying the client's address (e.g. X-Real-IP, or
 # X-Forwarded-For, of which the last address is used). Unset: the socket peer is the client. Set it only
 # when the proxy overwrites the header; otherwise clients could choose their address for the limits.
@@ -290,6 +310,9 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
+# User-set outbound URLs (REST callbacks, bot webhooks) may reach loopback / private / reserved addresses
+# only when this is on: tests and local development (openlines/outbound_guard.py).
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:

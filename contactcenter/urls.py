@@ -26,3 +26,5 @@ urlpatterns = [
     path("api/v1/", include("crm.api_urls")),
     path("", include("kpi.urls")),
 ]
+
+handler500 = "contactcenter.outage.server_error"

@@ -407,3 +407,28 @@ class RealtimeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pk} {self.type}"
+
+
+class LivechatUpload(models.Model):
+    """A file a widget visitor uploaded (anonymous): counted against the line's storage quota and the
+    address's byte limit, deleted when never attached to a message, and after the retention time of a
+    closed conversation when one is set (openlines.attachments)."""
+
+    line = models.ForeignKey("openlines.OpenLine", on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=500, unique=True)
+    size = models.PositiveBigIntegerField()
+    address = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    attached_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("live chat upload")
+        verbose_name_plural = _("live chat uploads")
+        indexes = [
+            models.Index(fields=["attached_at", "created_at"]),
+            models.Index(fields=["address", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.path

@@ -8,12 +8,13 @@ for the next tick. On PostgreSQL each transaction claims the next unlocked due r
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from contactcenter.timers import register_timer
+from openlines.attachments import anonymous_uploads_clean
 from openlines.models import OpenLine
 from openlines.services import bots, lifecycle, routing
 from openlines.session_models import DeadlineKind, SessionDeadline, SessionStatus
@@ -122,3 +123,18 @@ def deadline_apply(session: lifecycle.Session, kind: DeadlineKind, now: datetime
     elif kind == DeadlineKind.BOT:
         if session.bot_started_at is not None:
             bots.bot_hand_over(session, at=now)
+
+
+UPLOAD_CLEANUP_EVERY = timedelta(seconds=60)
+_last_upload_cleanup: datetime | None = None
+
+
+@register_timer("livechat_uploads_cleanup")
+def livechat_uploads_cleanup(now: datetime) -> int:
+    """Unattached widget uploads and expired attachments (openlines.attachments), once a minute: the
+    deadlines are hours or days, so the loop's second-by-second ticks would only repeat the query."""
+    global _last_upload_cleanup
+    if _last_upload_cleanup is not None and timedelta(0) <= now - _last_upload_cleanup < UPLOAD_CLEANUP_EVERY:
+        return 0
+    _last_upload_cleanup = now
+    return anonymous_uploads_clean(now=now)

@@ -35,6 +35,7 @@ from datetime import date, time
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext as _
 
@@ -49,6 +50,7 @@ from openlines.models import (
     OpenLine,
     Weekday,
 )
+from openlines.outbound_guard import outbound_url_validate
 
 FieldErrors = dict[str, list[str]]
 
@@ -655,6 +657,11 @@ def validate_chat_bot(data: Mapping[str, Any]) -> FieldErrors:
             errors["webhook_url"] = [_("Enter the URL the bot's webhook is called at.")]
         elif not url.startswith("https://"):
             errors["webhook_url"] = [_("Use an https:// URL so messages are encrypted on the way.")]
+        else:
+            try:
+                outbound_url_validate(url)
+            except ValidationError as error:
+                errors["webhook_url"] = error.messages
     script = data.get("script")
     if script is not None and not isinstance(script, dict):
         errors["script"] = [_("The script must be a JSON object.")]

@@ -7,6 +7,7 @@ the visitor token travels in the body) and are rate limited per IP address.
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 from typing import Any
 
@@ -25,11 +26,14 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
 from contactcenter.ratelimit import client_ip
+from openlines.attachments import UploadRefused
 from openlines.models import OpenLine
 from openlines.services import livechat
 from openlines.services.ratelimit import rate_limit_hit
 
 UPLOADS_PER_MINUTE_PER_VISITOR = 10
+
+logger = logging.getLogger(__name__)
 
 
 def _cors(response: HttpResponse) -> HttpResponse:
@@ -140,9 +144,16 @@ def visitor_upload(request: HttpRequest, code: str) -> HttpResponse:
     if upload is None:
         return _json_error(400, {"file": [_("Choose a file.")]})
     try:
-        data = livechat.livechat_file_store(line=line, visitor=visitor, upload=upload)
+        data = livechat.livechat_file_store(
+            line=line, visitor=visitor, upload=upload, address=client_ip(request)
+        )
     except ValidationError as error:
         return _json_error(400, {k: [str(m) for m in v] for k, v in error.message_dict.items()})
+    except UploadRefused as refused:
+        return _json_error(refused.status, refused.errors)
+    except OSError:
+        logger.exception("Could not store a live chat upload for line %s", line.pk)
+        return _json_error(500, {"__all__": [_("The file could not be stored; try again later.")]})
     return _cors(JsonResponse(data, status=201))
 
 

@@ -82,6 +82,13 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def outbound_private_networks_allowed(settings):
+    """Tests post callbacks to made-up names and 127.0.0.1 (tests/openlines/test_outbound_guard.py turns
+    the address rule back on)."""
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
+
+
 @pytest.fixture(scope="session", autouse=True)
 def close_connection_pools_after_session(django_db_setup, django_db_blocker):
     """Return this thread's connection and close the PostgreSQL pool before the test database is dropped.

@@ -45,6 +45,7 @@ from contactcenter.models import Connector, OutboundDelivery
 from contactcenter.numbers import is_decimal
 from contactcenter.services.outbound import AttemptOutcome, outbound_delivery_start, register_outbound_attempt
 from openlines.attachments import files_from_json
+from openlines.outbound_guard import DestinationRefused, DestinationUnresolved, guarded_http_client
 from openlines.selectors import message_author_for_client
 from openlines.services.actions import MAX_MESSAGE_LENGTH
 from openlines.services.delivery import register_sender
@@ -315,7 +316,7 @@ def receipts_parse(raw: Any) -> list[tuple[int, str]]:
 
 
 def _http_client() -> httpx.Client:
-    return httpx.Client(timeout=CALLBACK_TIMEOUT_SECONDS, follow_redirects=False)
+    return guarded_http_client(timeout=CALLBACK_TIMEOUT_SECONDS)
 
 
 # Tests replace this with a factory of clients on an httpx.MockTransport.
@@ -406,6 +407,14 @@ def rest_delivery_attempt(delivery: OutboundDelivery) -> AttemptOutcome:
     try:
         with http_client_factory() as client:
             response = client.post(url, content=body, headers=headers)
+    except DestinationUnresolved:
+        return AttemptOutcome(acknowledged=False, error="The callback URL's host name did not resolve.")
+    except DestinationRefused:
+        return AttemptOutcome(
+            acknowledged=False,
+            error="The callback URL points to a private or reserved network address.",
+            permanent=True,
+        )
     except httpx.TimeoutException:
         return AttemptOutcome(acknowledged=False, error="The callback URL did not answer in time.")
     except httpx.HTTPError as error:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from contactcenter.connectors import rest
 from contactcenter.connectors.kinds import ConnectorKind
 from contactcenter.models import Connector
+from openlines.outbound_guard import outbound_url_validate
 from openlines.services.delivery import message_delivery_set
 from openlines.services.ingest import message_ingest
 from openlines.services.ratings import RatingRefused
@@ -57,6 +58,11 @@ def rest_connector_callback_set(*, connector: Connector, callback_url: str) -> N
     _rest_only(connector)
     errors: dict[str, list[str]] = {}
     value = rest.url_field(callback_url.strip(), "callback_url", errors)
+    if value:
+        try:
+            outbound_url_validate(value)
+        except ValidationError as error:
+            errors["callback_url"] = error.messages
     if errors:
         raise ValidationError(errors)
     connector.secrets = {**connector.secrets, rest.CALLBACK_URL: value}

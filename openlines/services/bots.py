@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from contactcenter.background import task_enqueue
 from openlines.models import ChatBot, OpenLine
+from openlines.outbound_guard import DestinationRefused, guarded_http_client
 from openlines.services import lifecycle
 from openlines.services.events import event_publish
 from openlines.session_models import DeadlineKind, Message, Session, Transfer
@@ -175,9 +176,12 @@ def bot_webhook_post(bot_id: int, body: dict[str, Any], client: httpx.Client | N
     bot = ChatBot.objects.get(pk=bot_id)
     raw = json.dumps(body, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "X-Bot-Signature": webhook_signature(bot.secret, raw)}
-    http = client or httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS)
+    http = client or guarded_http_client(timeout=WEBHOOK_TIMEOUT_SECONDS)
     try:
         response = http.post(bot.webhook_url, content=raw, headers=headers)
+    except DestinationRefused as error:
+        logger.warning("bot %s webhook not called: %s", bot_id, error)
+        return 0
     finally:
         if client is None:
             http.close()

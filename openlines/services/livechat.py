@@ -190,7 +190,7 @@ def livechat_message_receive(
         if current is None or current.pk != connector.pk:
             raise LivechatUnavailable(line)
         connector = _refuse_unless_open(line, current)
-    return message_ingest(
+    result = message_ingest(
         connector=connector or livechat_connector_for(line),
         client=InboundClient(external_id=visitor.visitor_id),
         message=InboundMessage(
@@ -201,6 +201,11 @@ def livechat_message_receive(
             source_url=page_url[:2000],
         ),
     )
+    if files:
+        from openlines.attachments import anonymous_uploads_attach
+
+        anonymous_uploads_attach(paths=_upload_paths(files), message_id=result.message.pk)
+    return result
 
 
 @transaction.atomic
@@ -284,21 +289,46 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
-def livechat_file_store(*, line: OpenLine, visitor: Visitor, upload: Any) -> dict[str, Any]:
-    """Store an uploaded file; returns its description and a signed token the message refers to it by."""
-    from django.core.files.storage import default_storage
+STORED_NAME_MAX_BYTES = 100
+
+
+def _stored_name(original: str) -> str:
+    """A safe file name for storage, at most STORED_NAME_MAX_BYTES in UTF-8 with its extension kept (file
+    systems refuse names over 255 bytes; the visitor's name is shown from the token, not from here)."""
+    from django.core.exceptions import SuspiciousFileOperation
     from django.utils.text import get_valid_filename
+
+    try:
+        safe = get_valid_filename(original)
+    except SuspiciousFileOperation:
+        return "file"
+    stem, dot, extension = safe.rpartition(".")
+    if not dot or len(extension.encode()) > 16:
+        stem, dot, extension = safe, "", ""
+    room = STORED_NAME_MAX_BYTES - len(f"{dot}{extension}".encode())
+    stem = stem.encode()[:room].decode(errors="ignore") or "file"
+    return f"{stem}{dot}{extension}"
+
+
+def livechat_file_store(
+    *, line: OpenLine, visitor: Visitor, upload: Any, address: str = ""
+) -> dict[str, Any]:
+    """Store an uploaded file within the anonymous-upload limits (openlines.attachments); returns its
+    description and a signed token the message refers to it by."""
+    from django.core.files.storage import default_storage
+    from django.urls import reverse
+
+    from openlines.attachments import anonymous_upload_check
+    from openlines.session_models import LivechatUpload
 
     if upload.size > MAX_FILE_BYTES:
         raise ValidationError({"file": [_("The file is too large (at most 10 MB).")]})
+    anonymous_upload_check(line_id=line.pk, address=address, upload=upload)
     original = (upload.name or "file")[-100:]
-    try:
-        safe_name = get_valid_filename(original)
-    except Exception:
-        safe_name = "file"
-    path = default_storage.save(f"livechat/{line.pk}/{uuid.uuid4().hex}/{safe_name}", upload)
-    from django.urls import reverse
-
+    path = default_storage.save(f"livechat/{line.pk}/{uuid.uuid4().hex}/{_stored_name(original)}", upload)
+    LivechatUpload.objects.create(
+        line=line, path=path, size=int(upload.size), address=address, created_at=timezone.now()
+    )
     content_type = str(getattr(upload, "content_type", "") or "application/octet-stream")[:100]
     data = {
         "name": original,
@@ -308,6 +338,13 @@ def livechat_file_store(*, line: OpenLine, visitor: Visitor, upload: Any) -> dic
         "image": content_type in INLINE_IMAGE_TYPES,
     }
     return {**data, "token": signing.dumps(data, salt=FILE_SALT)}
+
+
+def _upload_paths(files: list[dict[str, Any]]) -> list[str]:
+    from django.urls import reverse
+
+    prefix = reverse("livechat:file", kwargs={"path": "x"})[:-1]
+    return [str(f["url"])[len(prefix) :] for f in files if str(f.get("url", "")).startswith(prefix)]
 
 
 # --- What the widget shows ------------------------------------------------------------------------------

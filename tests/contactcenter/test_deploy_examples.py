@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shlex
 import subprocess
 import sys
@@ -161,7 +162,7 @@ def test_readme_links_the_operations_guide():
     assert "docs/operations.md" in README
 
 
-def test_the_example_environment_passes_check_deploy(tmp_path):
+def _check_deploy_with_the_example(tmp_path, **overrides: str) -> subprocess.CompletedProcess:
     example = dict(
         line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if "=" in line and line[0] != "#"
     )
@@ -172,7 +173,8 @@ def test_the_example_environment_passes_check_deploy(tmp_path):
     env.update(
         DATA_DIR=str(tmp_path), MEDIA_ROOT=str(tmp_path / "media"), STATIC_ROOT=str(tmp_path / "static")
     )
-    out = subprocess.run(
+    env.update(overrides)
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=env,
@@ -180,5 +182,12 @@ def test_the_example_environment_passes_check_deploy(tmp_path):
         text=True,
         check=False,
     )
+
+
+def test_the_example_environment_passes_check_deploy_once_its_secret_key_is_replaced(tmp_path):
+    placeholder = _check_deploy_with_the_example(tmp_path)
+    assert placeholder.returncode != 0
+    assert "contactcenter.E001" in placeholder.stderr and "known placeholder" in placeholder.stderr
+    out = _check_deploy_with_the_example(tmp_path, SECRET_KEY=secrets.token_urlsafe(50))
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues" in out.stdout

@@ -120,7 +120,7 @@ def test_editing_a_role_starts_from_its_stored_levels_and_saves_changes(admin_cl
     manager = Role.objects.get(name="Manager")
     url = f"/admin/contactcenter/role/{manager.pk}/change/"
     form = admin_client.get(url).context["adminform"].form
-    assert form["level__lines__view"].value() == 3 and form["level__statistics__view"].value() == 1
+    assert form["level__lines__view"].value() == 1 and form["level__statistics__view"].value() == 1
     data = {name: form[name].value() for name in form.fields}
     data.update({"level__statistics__view": 2, "description": ""})
     data.update(

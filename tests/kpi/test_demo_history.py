@@ -46,6 +46,7 @@ LAST_WEEK = "created_from=2026-11-09&created_to=2026-11-15"
 def default_roles():
     """The default access roles of the migrations (a transactional test starts from a flushed database)."""
     importlib.import_module("contactcenter.migrations.0003_default_roles").create_default_roles(apps, None)
+    importlib.import_module("contactcenter.migrations.0010_narrow_default_roles").narrow_manager(apps, None)
 
 
 @pytest.fixture
