@@ -78,16 +78,14 @@ class DeliveryRefused(Exception):
 
 
 def outbound_delivery_start(*, message_id: int, connector: Connector) -> OutboundDelivery:
-    """Create the message's delivery row (once), in the caller's transaction, and queue its first attempt
-    after commit."""
+    """Create the message's delivery row in the caller's transaction (once per message: the sender is
+    called when the message is stored) and queue its first attempt after commit."""
     now = timezone.now()
     claim = now + CLAIM_LEASE
-    delivery, created = OutboundDelivery.objects.get_or_create(
-        message_id=message_id,
-        defaults={"connector": connector, "next_attempt_at": claim, "claimed_at": now},
+    delivery = OutboundDelivery.objects.create(
+        message_id=message_id, connector=connector, next_attempt_at=claim, claimed_at=now
     )
-    if created:
-        _attempt_enqueue(delivery.pk, claim)
+    _attempt_enqueue(delivery.pk, claim)
     return delivery
 
 

@@ -52,9 +52,10 @@ def message_send(message_id: int) -> None:
     delivery row once, so a message dispatched already is not sent twice."""
     message = Message.objects.select_related("chat__client__connector").get(pk=message_id)
     sender = _senders.get(message.chat.client.connector.kind)
-    if sender is None:
+    if sender is None or Message.objects.filter(pk=message_id, outbound_delivery__isnull=False).exists():
         return
-    sender(message)
+    with transaction.atomic():
+        sender(message)
 
 
 @transaction.atomic
