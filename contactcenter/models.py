@@ -575,7 +575,11 @@ class OutboundDelivery(models.Model):
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Raised by an agent's retry of a failed message: a fresh schedule after the attempts made so far.
+    max_attempts = models.PositiveSmallIntegerField(_("attempt limit"), default=8)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    # Set while an attempt is queued or running (until `next_attempt_at`, its lease); None while waiting.
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -588,3 +592,31 @@ class OutboundDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} {self.status} ({self.attempts})"
+
+
+class OutboxTask(models.Model):
+    """A background task that must not be lost (a bot webhook, a KPI e-mail), written in the transaction
+    that causes it. Queueing it after commit is only the fast path; the timer loop queues what is due and
+    not claimed, and failed runs are retried with backoff (see contactcenter.background). A row is deleted
+    when its task succeeds and kept as failed, with the error, when it gave up."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        FAILED = "failed", _("Given up")
+
+    func = models.CharField(_("task"), max_length=200)
+    args = models.JSONField(_("arguments"), default=list, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # When the task is due again; while it is queued or running, the end of its lease.
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("outbox task")
+        verbose_name_plural = _("outbox tasks")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_task_due")]
+
+    def __str__(self) -> str:
+        return f"{self.func} {self.status} ({self.attempts})"

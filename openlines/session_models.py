@@ -315,6 +315,9 @@ class Message(models.Model):
     external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     delivery = models.CharField(max_length=12, choices=Delivery.choices, default=Delivery.NONE, blank=True)
     delivery_error = models.CharField(max_length=500, blank=True)
+    # While a channel send is retried: how many attempts were made and when the next one is due.
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    delivery_next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

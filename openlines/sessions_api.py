@@ -49,6 +49,7 @@ from openlines.attachments import MAX_FILES
 from openlines.models import CannedResponse
 from openlines.selectors import sessions_visible_to
 from openlines.services import actions
+from openlines.services.delivery import message_delivery_payload
 from openlines.services.lifecycle import user_name
 from openlines.session_models import Chat, Message, Session, SessionStatus, StatusGroup
 
@@ -144,8 +145,7 @@ def message_json(message: Message) -> dict[str, Any]:
         "text": message.text,
         "attachments": message.attachments,
         "internal": message.internal,
-        "delivery": message.delivery,
-        "delivery_error": message.delivery_error,
+        **message_delivery_payload(message),
         "created_at": _iso(message.created_at),
     }
 
@@ -487,6 +487,26 @@ def session_typing(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+def _message_delivery_action(request: HttpRequest, pk: int, message_id: int, action: str) -> HttpResponse:
+    session_id = _visible_id(request, pk)
+    json_fields(request, set())
+    if not is_id(message_id):
+        raise ApiError(404, _("Not found."))
+    run = actions.message_delivery_retry if action == "retry" else actions.message_delivery_cancel
+    message = perform_action(lambda: run(user=request.user, session_id=session_id, message_id=message_id))
+    return JsonResponse(message_json(message))
+
+
+@api_view(methods=["POST"])
+def session_message_retry(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
+    return _message_delivery_action(request, pk, message_id, "retry")
+
+
+@api_view(methods=["POST"])
+def session_message_cancel(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
+    return _message_delivery_action(request, pk, message_id, "cancel")
+
+
 @api_view(methods=["GET"])
 def session_canned_responses(request: HttpRequest, pk: int) -> HttpResponse:
     session = _visible(request, pk)
@@ -605,7 +625,16 @@ def _message_schema() -> dict[str, Any]:
             "attachments": {"type": "array", "items": {"type": "object"}},
             "internal": {"type": "boolean", "description": "A system note the client never sees."},
             "delivery": {"type": "string", "enum": list(Message.Delivery.values)},
-            "delivery_error": {"type": "string"},
+            "delivery_error": {
+                "type": "string",
+                "description": "Why the last attempt failed: while retrying (pending) or the final failure.",
+            },
+            "next_attempt_at": {
+                **_DATE,
+                "type": ["string", "null"],
+                "description": "When a pending message is tried again; null when no retry is scheduled.",
+            },
+            "attempts": {"type": "integer", "minimum": 0, "description": "Send attempts made so far."},
             "created_at": _DATE,
         },
     }
@@ -888,6 +917,43 @@ operation_register(
         },
     )
 )
+_MESSAGE_ID = Parameter("message_id", "path", {"type": "integer"}, "The message's id.")
+for _name, _summary, _description in (
+    (
+        "retry",
+        "Try sending a message again now",
+        "For a message to a channel that retries (messengers, REST connector) whose delivery is `pending` "
+        "between attempts or `failed`: the next attempt is made now; a failed message gets a fresh retry "
+        "schedule. 409 while an attempt is running or once the message was sent. Allowed to whoever may "
+        "write in the conversation.",
+    ),
+    (
+        "cancel",
+        "Stop retrying a message",
+        "For a `pending` message: no more attempts, delivery becomes `failed` with the reason \"Cancelled "
+        "by agent.\". 409 while an attempt is running, or when the message is not pending. Allowed to "
+        "whoever may write in the conversation.",
+    ),
+):
+    operation_register(
+        Operation(
+            "POST",
+            f"/sessions/{{id}}/messages/{{message_id}}/{_name}/",
+            f"sessions_messages_{_name}",
+            _summary,
+            TAG,
+            description=_description,
+            parameters=(_ID, _MESSAGE_ID),
+            request_schema=None,
+            responses={
+                200: ("The message with its delivery fields after the action.", "Message"),
+                400: ("Unknown fields in the body (none are accepted).", "Errors"),
+                409: ("The action does not apply to the message's delivery as it is now.", "Errors"),
+                **_COMMON,
+                404: ("No such conversation you may see, or no such message sent in it.", "Errors"),
+            },
+        )
+    )
 for _name, _summary, _body_schema, _description in (
     ("answer", "Take an offered conversation", None, ""),
     ("intercept", "Take a conversation another agent holds", None, "Needs the join permission."),

@@ -13,6 +13,16 @@ urlpatterns = [
     path("sessions/<int:pk>/", sessions_api.session_detail, name="session_detail"),
     path("sessions/<int:pk>/messages/", sessions_api.session_messages, name="session_messages"),
     path("sessions/<int:pk>/files/", sessions_api.session_files, name="session_files"),
+    path(
+        "sessions/<int:pk>/messages/<int:message_id>/retry/",
+        sessions_api.session_message_retry,
+        name="session_message_retry",
+    ),
+    path(
+        "sessions/<int:pk>/messages/<int:message_id>/cancel/",
+        sessions_api.session_message_cancel,
+        name="session_message_cancel",
+    ),
     path("sessions/<int:pk>/answer/", sessions_api.session_answer, name="session_answer"),
     path("sessions/<int:pk>/intercept/", sessions_api.session_intercept, name="session_intercept"),
     path("sessions/<int:pk>/skip/", sessions_api.session_skip, name="session_skip"),

@@ -11,6 +11,11 @@ urlpatterns = [
     path("api/sessions/", views.sessions_list, name="sessions"),
     path("api/sessions/<int:session_id>/", views.session_detail, name="session"),
     path("api/sessions/<int:session_id>/messages/", views.session_messages, name="messages"),
+    path(
+        "api/sessions/<int:session_id>/messages/<int:message_id>/<str:action>/",
+        views.message_delivery_action,
+        name="message_delivery_action",
+    ),
     path("api/sessions/<int:session_id>/canned-responses/", views.canned_responses, name="canned"),
     path(
         "api/sessions/<int:session_id>/<str:action>/",

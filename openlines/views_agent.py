@@ -20,7 +20,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from contactcenter.api import NON_FIELD, ApiError, api_view, json_body, query_text
+from contactcenter.api import NON_FIELD, ApiError, api_view, is_id, json_body, query_text
 from contactcenter.models import EmployeeProfile
 from contactcenter.numbers import id_from_text
 from contactcenter.permissions import can
@@ -30,7 +30,7 @@ from contactcenter.services.agent_files import agent_attachments_from_json, file
 from openlines import selectors
 from openlines.models import OpenLine
 from openlines.services import actions
-from openlines.session_models import Session, SessionStatus
+from openlines.session_models import Message, Session, SessionStatus
 
 View = Callable[..., HttpResponse]
 
@@ -73,6 +73,11 @@ def workspace_strings() -> dict[str, Any]:
             "read": _("Read"),
             "failed": _("Failed"),
         },
+        # %(reason)s and %(time)s are filled in by the workspace script.
+        "delivery_retrying": _("Not delivered yet: %(reason)s, next try at %(time)s"),
+        "delivery_failed": _("Not delivered: %(reason)s"),
+        "delivery_retry": _("Retry"),
+        "delivery_cancel": _("Cancel sending"),
         "empty": _("Choose a conversation on the left."),
         "no_sessions": _("No conversations."),
         "load_earlier": _("Load earlier messages"),
@@ -232,6 +237,24 @@ def session_messages(request: HttpRequest, session_id: int) -> HttpResponse:
     if before and before_id is None:
         raise ApiError(400, {"before_id": [_("Enter a whole number.")]})
     return JsonResponse(selectors.session_messages_page(session_id=session_id, before_id=before_id))
+
+
+@agent_api(methods=["POST"])
+def message_delivery_action(
+    request: HttpRequest, session_id: int, message_id: int, action: str
+) -> HttpResponse:
+    """Retry (now) or cancel the channel send of a message, as whoever may write in the conversation."""
+    from openlines.services.lifecycle import message_payload
+
+    runs = {"retry": actions.message_delivery_retry, "cancel": actions.message_delivery_cancel}
+    if action not in runs or not is_id(message_id):
+        raise ApiError(404, _("Unknown action or message."))
+    _viewable(request, session_id)
+    try:
+        message = runs[action](user=request.user, session_id=session_id, message_id=message_id)
+    except Message.DoesNotExist:
+        raise ApiError(404, _("No such message in this conversation.")) from None
+    return JsonResponse({"message": message_payload(message)})
 
 
 @agent_api(methods=["GET"])

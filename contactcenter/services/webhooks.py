@@ -22,7 +22,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contactcenter.background import task_enqueue
+from contactcenter.background import task_enqueue_fast
 from contactcenter.connectors.adapters.base import (
     ContactEvent,
     InboundMessage,
@@ -83,7 +83,8 @@ def webhook_event_store(
                 dedup_key=dedup_key,
                 process_after=timezone.now() + PROCESS_LEASE,
             )
-            task_enqueue(PROCESS_TASK, event.pk)
+            # The stored event is the outbox: the timer loop requeues it after the lease if this is lost.
+            task_enqueue_fast(PROCESS_TASK, event.pk)
     except IntegrityError:
         return None
     return event
@@ -161,7 +162,7 @@ def webhook_events_requeue(now: datetime) -> int:
             mine.update(processed_at=now, process_after=None, error=_("Processing failed repeatedly."))
             continue
         if mine.update(process_after=now + PROCESS_LEASE):
-            task_enqueue(PROCESS_TASK, pk)
+            task_enqueue_fast(PROCESS_TASK, pk)
             claimed += 1
     return claimed
 

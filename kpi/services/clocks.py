@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, format_html
 
-from contactcenter.background import task_enqueue
+from contactcenter.background import outbox_task_add
 from contactcenter.db import SqlNames
 from contactcenter.models import EmployeeProfile, WorkDay
 from kpi.models import KpiClock, SessionKpi
@@ -383,4 +383,5 @@ def _overdue_notify_batch(clocks: list[KpiClock], now: datetime) -> None:
         notified.append(clock.pk)
     if notified:
         KpiClock.objects.filter(pk__in=notified).update(notified_at=now)
-        task_enqueue("kpi.tasks.kpi_overdue_mails_send", mails)
+        # In the outbox with the clocks' `notified_at`: the e-mails go out even if the queue is down now.
+        outbox_task_add("kpi.tasks.kpi_overdue_mails_send", [[ids, text] for ids, text in mails])

@@ -16,9 +16,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import QueryDict
+from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
-from contactcenter.background import task_enqueue
+from contactcenter.background import task_enqueue_fast
 from kpi.columns import COLUMNS_BY_KEY, NOT_EXPORTED, cell_export
 from kpi.forms import ChatListFilterForm
 from kpi.models import ChatExport
@@ -87,7 +88,14 @@ def chat_export_start(*, user: AnyUser, export_format: str, query: str, total: i
     job = ChatExport.objects.create(
         user_id=cast(int, user.pk), format=export_format, query=query[:4000], total=total
     )
-    task_enqueue("kpi.tasks.chat_export_run", str(job.pk))
+    def refuse() -> None:
+        # An export is asked for by someone waiting for it: failed visibly, never queued silently later.
+        ChatExport.objects.filter(pk=job.pk, state=ChatExport.State.PENDING).update(
+            state=ChatExport.State.FAILED,
+            error=_("The background task queue could not be reached; start the export again later."),
+        )
+
+    task_enqueue_fast("kpi.tasks.chat_export_run", str(job.pk), on_failure=refuse)
     return job
 
 

@@ -410,6 +410,50 @@ def message_send(
     return message
 
 
+def _outgoing_message_for(user: User, session_id: int, message_id: int) -> Message:
+    """A message sent to the client in this session, if `user` may write in it (as for sending)."""
+    session = session_for_user(user, session_id)
+    _open(session)
+    if _relation(user, session) not in ("operator", "offered", "participant"):
+        raise PermissionDenied(_("Join the conversation before writing in it."))
+    message = (
+        Message.objects.filter(pk=message_id, session=session, internal=False)
+        .exclude(author_type=Message.Author.CLIENT)
+        .first()
+    )
+    if message is None:
+        raise Message.DoesNotExist
+    return message
+
+
+def message_delivery_retry(*, user: User, session_id: int, message_id: int) -> Message:
+    """Try a failed or retrying message again now (a failed one gets a fresh retry schedule)."""
+    from contactcenter.services.outbound import DeliveryRefused, outbound_delivery_retry_now
+
+    with transaction.atomic():
+        message = _outgoing_message_for(user, session_id, message_id)
+        try:
+            outbound_delivery_retry_now(message_id=message.pk)
+        except DeliveryRefused as refused:
+            raise ActionRefused(str(refused)) from None
+    message.refresh_from_db()
+    return message
+
+
+def message_delivery_cancel(*, user: User, session_id: int, message_id: int) -> Message:
+    """Stop retrying a pending message: it fails as cancelled by the agent."""
+    from contactcenter.services.outbound import DeliveryRefused, outbound_delivery_cancel
+
+    with transaction.atomic():
+        message = _outgoing_message_for(user, session_id, message_id)
+        try:
+            outbound_delivery_cancel(message_id=message.pk)
+        except DeliveryRefused as refused:
+            raise ActionRefused(str(refused)) from None
+    message.refresh_from_db()
+    return message
+
+
 def canned_responses_for(*, session: Session, query: str = "") -> list[CannedResponse]:
     """The line's canned responses matching `query` by shortcut or text (for the `/` search)."""
     if session.line.canned_responses_id is None:

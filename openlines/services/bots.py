@@ -11,7 +11,10 @@ Two kinds:
   {"label": str, "action": "operator" | "close"}]}}, "free_text": "operator" | "repeat"}`;
   the client answers with a button's label or its number (1, 2, ...).
 - webhook: every event is POSTed to `webhook_url` as JSON signed with HMAC-SHA256 of the body under
-  `secret` (header `X-Bot-Signature: sha256=<hex>`); the bot answers through the sessions API.
+  `secret` (header `X-Bot-Signature: sha256=<hex>`); the bot answers through the sessions API. The event is
+  written to the task outbox with the change that causes it (contactcenter.background.outbox_task_add),
+  so it is posted even when the task queue was unreachable at commit; a network error, a timeout, a 5xx,
+  408 or 429 is retried with backoff (about an hour), other answers are final.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contactcenter.background import task_enqueue
+from contactcenter.background import outbox_task_add
 from openlines.models import ChatBot, OpenLine
 from openlines.outbound_guard import DestinationRefused, guarded_http_client
 from openlines.services import lifecycle
@@ -164,16 +167,23 @@ def webhook_notify(session: Session, bot: ChatBot, event: str, data: dict[str, A
         "at": timezone.now().isoformat(),
         **data,
     }
-    task_enqueue("openlines.tasks.bot_webhook_post", bot.pk, body)
+    outbox_task_add("openlines.tasks.bot_webhook_post", bot.pk, body)
 
 
 def webhook_signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+class BotWebhookUnavailable(Exception):
+    """The bot's endpoint could not take the event now (retried by the outbox)."""
+
+
 def bot_webhook_post(bot_id: int, body: dict[str, Any], client: httpx.Client | None = None) -> int:
-    """Task body: POST one signed event to the bot's webhook. Returns the HTTP status."""
-    bot = ChatBot.objects.get(pk=bot_id)
+    """Task body: POST one signed event to the bot's webhook. Returns the HTTP status (0 when the bot is
+    gone or has no URL any more); raises on what is worth retrying."""
+    bot = ChatBot.objects.filter(pk=bot_id).first()
+    if bot is None or not bot.webhook_url:
+        return 0
     raw = json.dumps(body, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "X-Bot-Signature": webhook_signature(bot.secret, raw)}
     http = client or guarded_http_client(timeout=WEBHOOK_TIMEOUT_SECONDS)
@@ -185,6 +195,8 @@ def bot_webhook_post(bot_id: int, body: dict[str, Any], client: httpx.Client | N
     finally:
         if client is None:
             http.close()
+    if response.status_code >= 500 or response.status_code in (408, 429):
+        raise BotWebhookUnavailable(f"bot {bot_id} webhook answered HTTP {response.status_code}")
     if response.status_code >= 400:
         logger.warning("bot %s webhook answered %s", bot_id, response.status_code)
     return response.status_code

@@ -1,20 +1,21 @@
 """Sending agent, bot and system messages to the client's channel.
 
-Each channel kind registers a sender; messages are sent by a background task after commit, with the
-delivery status written back on the message. The live chat needs no sender: its widget receives the
-message over its socket from the realtime event.
+Each channel kind registers a sender, called in the transaction that stores the message: it writes the
+message's delivery row there (a transactional outbox, see contactcenter.services.outbound) and queues the
+send after commit, with the delivery status written back on the message. The live chat needs no sender:
+its widget receives the message over its socket from the realtime event.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from contactcenter.background import task_enqueue
 from openlines.session_models import Message
 
 if TYPE_CHECKING:
@@ -55,25 +56,40 @@ def message_dispatch_prepare(message: Message) -> None:
 
 
 def message_dispatch(message: Message) -> None:
-    """Queue the channel send of a stored outgoing message that `message_dispatch_prepare` marked pending."""
+    """Hand a stored outgoing message that `message_dispatch_prepare` marked pending to its channel's
+    sender, in the same transaction (which commits the delivery row with the message)."""
     if message.delivery == Message.Delivery.PENDING:
-        task_enqueue("openlines.tasks.message_send", message.pk)
+        sender = _senders.get(message.chat.client.connector.kind)
+        if sender is not None:
+            sender(message)
 
 
 def message_send(message_id: int) -> None:
-    """Task body: hand the message to its channel's sender (which records the outcome)."""
+    """Task body of the former after-commit send (tasks queued before an upgrade): the sender creates the
+    delivery row once, so a message dispatched already is not sent twice."""
     message = Message.objects.select_related("chat__client__connector").get(pk=message_id)
     sender = _senders.get(message.chat.client.connector.kind)
-    if sender is None:
+    if sender is None or Message.objects.filter(pk=message_id, outbound_delivery__isnull=False).exists():
         return
-    sender(message)
+    with transaction.atomic():
+        sender(message)
 
 
 @transaction.atomic
 def message_delivery_set(
-    *, message_id: int, status: str, error: str = "", external_id: str | None = None
+    *,
+    message_id: int,
+    status: str,
+    error: str = "",
+    external_id: str | None = None,
+    attempts: int | None = None,
+    next_attempt_at: datetime | None = None,
 ) -> None:
-    """Record a delivery outcome; a status never moves backwards (a late 'delivered' after 'read')."""
+    """Record a delivery outcome; a status never moves backwards (a late 'delivered' after 'read').
+
+    A sender that retries reports each failed attempt as 'pending' with the reason, the attempts made
+    and the next attempt's time (`attempts` given), which the agent sees live.
+    """
     from openlines.services.events import event_publish
 
     order = ["", "pending", "sent", "delivered", "read"]
@@ -83,7 +99,8 @@ def message_delivery_set(
         .get(pk=message_id)
     )
     if status != Message.Delivery.FAILED and message.delivery in order and status in order:
-        if order.index(status) <= order.index(message.delivery):
+        index, current = order.index(status), order.index(message.delivery)
+        if index < current or (index == current and attempts is None):
             return
     if status == Message.Delivery.FAILED and message.delivery in (
         Message.Delivery.DELIVERED,
@@ -92,7 +109,11 @@ def message_delivery_set(
         return  # the client has it: a sender giving up later (e.g. on a lost acknowledgement) changes nothing
     message.delivery = status
     message.delivery_error = error[:500]
-    fields = ["delivery", "delivery_error"]
+    message.delivery_next_attempt_at = next_attempt_at if status == Message.Delivery.PENDING else None
+    fields = ["delivery", "delivery_error", "delivery_next_attempt_at"]
+    if attempts is not None:
+        message.delivery_attempts = attempts
+        fields.append("delivery_attempts")
     if external_id and not message.external_id:
         message.external_id = external_id
         fields.append("external_id")
@@ -100,5 +121,22 @@ def message_delivery_set(
     event_publish(
         type="message.delivery",
         session=message.session,
-        payload={"message_id": message.pk, "delivery": status, "error": message.delivery_error},
+        # `error` is the event's older name of `delivery_error`.
+        payload={
+            "message_id": message.pk,
+            "error": message.delivery_error,
+            **message_delivery_payload(message),
+        },
     )
+
+
+def message_delivery_payload(message: Message) -> dict[str, Any]:
+    """The delivery fields of a message as the workspace, the API and the `message.delivery` event show
+    them."""
+    next_at = message.delivery_next_attempt_at
+    return {
+        "delivery": message.delivery,
+        "delivery_error": message.delivery_error,
+        "next_attempt_at": next_at.isoformat() if next_at is not None else None,
+        "attempts": message.delivery_attempts,
+    }

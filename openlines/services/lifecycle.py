@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from openlines import signals
 from openlines.models import OpenLine
-from openlines.services.delivery import message_dispatch, message_dispatch_prepare
+from openlines.services.delivery import message_delivery_payload, message_dispatch, message_dispatch_prepare
 from openlines.services.events import event_publish
 from openlines.session_models import (
     DeadlineKind,
@@ -178,8 +178,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "text": message.text,
         "attachments": message.attachments,
         "internal": message.internal,
-        "delivery": message.delivery,
-        "delivery_error": message.delivery_error,
+        **message_delivery_payload(message),
         "created_at": message.created_at.isoformat(),
     }
 

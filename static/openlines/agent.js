@@ -239,9 +239,7 @@
       // A client's file still being fetched from the messenger (retried), or given up: say so.
       if (f.download && f.error) { node.appendChild(el("div", "attachment-state attachment-" + f.download, f.error)); }
     });
-    if (m.author_type === "agent" && m.delivery) {
-      node.appendChild(el("div", "delivery delivery-" + m.delivery, T.delivery[m.delivery] || m.delivery));
-    }
+    if (m.author_type === "agent" && m.delivery) { node.appendChild(deliveryNode(m.id, m)); }
     return node;
   }
   function sizeText(bytes) {
@@ -267,6 +265,40 @@
     a.appendChild(el("span", "attachment-name", f.name || "file"));
     if (f.size) { a.appendChild(el("span", "attachment-size", sizeText(f.size))); }
     return a;
+  }
+  /* The delivery line of an agent message: the status, while retrying the reason and the next attempt's
+   * time, the final failure with the platform's words, and Retry / Cancel buttons where they apply.
+   * `d` is a message or a message.delivery event (same field names). */
+  function fill(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (all, key) { return values[key] !== undefined ? values[key] : all; });
+  }
+  function deliveryNode(messageId, d) {
+    var node = el("div", "delivery delivery-" + d.delivery);
+    var reason = d.delivery_error || d.error || "";
+    var retrying = d.delivery === "pending" && reason && d.next_attempt_at;
+    var text = T.delivery[d.delivery] || d.delivery;
+    if (retrying) { text = fill(T.delivery_retrying, { reason: reason, time: time(d.next_attempt_at) }); }
+    else if (d.delivery === "failed" && reason) { text = fill(T.delivery_failed, { reason: reason }); }
+    node.appendChild(el("span", "delivery-text", text));
+    if (retrying || d.delivery === "failed") { node.appendChild(deliveryButton(messageId, "retry", T.delivery_retry)); }
+    if (retrying) { node.appendChild(deliveryButton(messageId, "cancel", T.delivery_cancel)); }
+    return node;
+  }
+  function deliveryButton(messageId, action, label) {
+    var button = el("button", "delivery-action delivery-" + action, label);
+    button.type = "button";
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      api("sessions/" + currentId + "/messages/" + Number(messageId) + "/" + action + "/", {}).then(function (data) {
+        showError("");
+        showDelivery(messageId, data.message);
+      }).catch(function (err) { button.disabled = false; showError(errorText(err)); });
+    });
+    return button;
+  }
+  function showDelivery(messageId, d) {
+    var old = document.querySelector('.msg[data-id="' + Number(messageId) + '"] .delivery');
+    if (old && d && d.delivery) { old.parentNode.replaceChild(deliveryNode(messageId, d), old); }
   }
   function appendMessage(m) {
     if (seen[m.id]) { return; }
@@ -657,10 +689,7 @@
         }
         break;
       case "message.delivery":
-        if (mine) {
-          var node = document.querySelector('.msg[data-id="' + Number(ev.message_id) + '"] .delivery');
-          if (node && ev.delivery) { node.className = "delivery delivery-" + ev.delivery; node.textContent = T.delivery[ev.delivery] || ev.delivery; }
-        }
+        if (mine) { showDelivery(ev.message_id, ev); }
         break;
       case "typing":
         if (mine && ev.by === "client") {

@@ -63,7 +63,7 @@ class Route:
     kind: "public" (anyone), "page" (staff HTML page: others are sent to the login page), "api" (staff
     JSON API: 401 anonymous, 403 not staff), "machine" (its own bearer credentials; a staff login is not
     enough).
-    url: the path with placeholders filled from the world: {session}, {line}, {connector},
+    url: the path with placeholders filled from the world: {session}, {message}, {line}, {connector},
     {connector_uuid}, {chat}, {code}, {job}, {other_job}, {bot}.
     staff: status for a staff member without any role (and for public/machine routes: for anybody).
     area: "area_action" deciding access, e.g. "history_view"; granted at each level in the level tests.
@@ -156,6 +156,19 @@ ROUTES: dict[str, Route] = {
     "agent/api/sessions/<int:session_id>/canned-responses/": Route(
         "api", A + "/canned-responses/", area="history_view", obj="session", hidden=403
     ),
+    # Retrying / cancelling a message's delivery: as for writing in the conversation (being in it); the
+    # world's agent message has no retrying delivery, so whoever gets that far is refused with a 409.
+    "agent/api/sessions/<int:session_id>/messages/<int:message_id>/<str:action>/": Route(
+        "api",
+        A + "/messages/{message}/retry/",
+        "POST",
+        json=True,
+        area="join_perform",
+        obj="session",
+        ok=_by_owner(409, 403),
+        hidden=403,
+        levels=("own", "department", "any"),
+    ),
     "agent/api/sessions/<int:session_id>/<str:action>/": Route(
         "api",
         A + "/join/",
@@ -187,6 +200,12 @@ ROUTES: dict[str, Route] = {
         obj="session",
         ok=_by_owner(200, 403),  # only what is offered to you (or already yours)
         levels=("own", "department", "any"),
+    ),
+    "api/v1/sessions/<int:pk>/messages/<int:message_id>/retry/": session_action(
+        "/messages/{message}/retry/", ok=_by_owner(409, 403)
+    ),
+    "api/v1/sessions/<int:pk>/messages/<int:message_id>/cancel/": session_action(
+        "/messages/{message}/cancel/", ok=_by_owner(409, 403)
     ),
     "api/v1/sessions/<int:pk>/intercept/": session_action("/intercept/", ok=_by_owner(409, 200)),
     "api/v1/sessions/<int:pk>/skip/": session_action("/skip/", ok=_by_owner(409, 403)),
@@ -358,11 +377,12 @@ def world(make_user, settings):
     department("Support", me, colleague)
     department("Sales", stranger)
     users = {"mine": me, "colleague's": colleague, "stranger's": stranger}
-    lines, sessions, connectors = {}, {}, {}
+    lines, sessions, connectors, messages = {}, {}, {}, {}
     for owner, user in users.items():
         line = make_line(f"line {owner}", users=(user,))
         session = make_session(line, status=40, closed=False, operator=user, source="rest")
         add_message(session, f"hello from {owner}'s client")
+        messages[owner] = add_message(session, f"hello from {owner}", author_type="agent", author=user)
         lines[owner], sessions[owner] = line, session
         connectors[owner] = Connector.objects.get(line=line, kind="rest")
     job = ChatExport.objects.create(user=me, format="xlsx")
@@ -374,6 +394,7 @@ def world(make_user, settings):
         "lines": lines,
         "sessions": sessions,
         "connectors": connectors,
+        "messages": messages,
         "job": job,
         "other_job": other_job,
         "bot": bot,
@@ -385,6 +406,7 @@ def _values(world: dict[str, Any], owner: str) -> dict[str, Any]:
     connector: Connector = world["connectors"][owner]
     return {
         "session": session.pk,
+        "message": world["messages"][owner].pk,
         "chat": session.chat_id,
         "line": world["lines"][owner].pk,
         # Somewhere to transfer the conversation to: a line other than its own.

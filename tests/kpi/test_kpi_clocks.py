@@ -96,6 +96,36 @@ def test_notification_text_names_the_agent_and_links_the_conversation(
     assert email.body == f"{name} is late in {url}!"
 
 
+def test_the_e_mail_of_a_breach_noticed_while_the_task_queue_is_down_is_sent_later(
+    clock, kpi_write, write, agents, supervisor, monkeypatch
+):
+    """The e-mail is written to the task outbox with the breach; the timer loop queues it when it can."""
+    from contactcenter.models import OutboxTask
+    from contactcenter.timers import registered_timers
+
+    kpi_write()
+    write("Hello?")
+    with monkeypatch.context() as outage:
+
+        def unreachable(*args, **kwargs):
+            raise ConnectionError("task queue unreachable")
+
+        outage.setattr("contactcenter.background.async_task", unreachable)
+        clock.advance(61)
+    assert len(overdue_events(supervisor)) == 1
+    [task] = OutboxTask.objects.all()
+    assert task.func == "kpi.tasks.kpi_overdue_mails_send" and task.status == "pending"
+    clock.set(REAL_NOW())  # django-q's database broker only hands out tasks queued in its past
+    run_pending_tasks()
+    assert mail.outbox == []
+    assert registered_timers()["outbox_tasks"](REAL_NOW()) == 1
+    clock.set(REAL_NOW())  # past the moment the sweeper queued it, for the same reason
+    run_pending_tasks()
+    [email] = mail.outbox
+    assert email.to == ["boss@example.com"]
+    assert not OutboxTask.objects.exists()
+
+
 def test_notification_html_escapes_what_users_typed(clock, kpi_write, write, agents, supervisor):
     line = kpi_write()
     line.kpi_first_answer_text = "<b>#OPERATOR#</b> #DIALOG#"

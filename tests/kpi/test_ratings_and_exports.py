@@ -179,6 +179,26 @@ def test_large_xlsx_export_runs_in_the_background_with_progress(client, admin_us
     assert client.get(reverse("kpi:chat_export_progress", args=[job.pk])).status_code == 404
 
 
+@override_settings(KPI_EXPORT_INLINE_MAX_ROWS=5)
+@pytest.mark.django_db(transaction=True)
+def test_a_background_export_the_task_queue_cannot_take_fails_visibly(
+    client, admin_user, many, settings, tmp_path, monkeypatch
+):
+    """Redis down in the scaled mode: no 500, and the job says it failed instead of waiting forever."""
+    settings.MEDIA_ROOT = tmp_path
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("task queue unreachable")
+
+    monkeypatch.setattr("contactcenter.background.async_task", unreachable)
+    client.force_login(admin_user)
+    response = client.get("/chats/export/?format=xlsx&sort=id")
+    assert response.status_code == 302
+    progress = client.get(f"{response['Location']}?json=1").json()
+    assert progress["state"] == "failed"
+    assert "could not be reached" in ChatExport.objects.get().error
+
+
 def test_export_is_scoped_like_the_list(client, staff, many):
     drop_default_assignments()
     grant(staff["ann"], statistics_view="own")

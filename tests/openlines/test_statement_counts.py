@@ -30,8 +30,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 VISITOR_WAITING = 9
 # + the KPI clock the message starts and the close deadline of the agent's reply, removed.
 VISITOR_AFTER_REPLY = 11
-# An agent's further message through the sessions API, authentication and response included.
-AGENT_FOLLOW_UP = 16
+# An agent's further message through the sessions API, authentication and response included, and the
+# message's delivery row, written with it (the transactional outbox).
+AGENT_FOLLOW_UP = 17
 
 
 def _limit(statements: int) -> int:
