@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from contactcenter.connectors.kinds import ConnectorKind
 from contactcenter.models import Connector
+from contactcenter.text import text_accept, text_clean
 from openlines.models import OpenLine
 from openlines.services import ratings
 from openlines.services.actions import MAX_MESSAGE_LENGTH, typing_publish
@@ -124,7 +125,7 @@ def livechat_message_receive(
 
     `connector`: the line's live chat connector when the caller holds it already (a widget socket keeps it).
     """
-    text = (text or "").strip() if isinstance(text, str) else ""
+    text = text_accept(text).strip() if isinstance(text, str) else ""
     files = _clean_attachments(attachments)
     if not text and not files:
         raise ValidationError({"text": [_("Write a message or attach a file.")]})
@@ -161,7 +162,10 @@ def livechat_consent_give(*, line: OpenLine, visitor: Visitor) -> Client:
 @transaction.atomic
 def livechat_contact_save(*, line: OpenLine, visitor: Visitor, name: str, email: str, phone: str) -> Client:
     """The widget's CRM form: name, e-mail, phone saved on the client (the CRM reads them from there)."""
-    name, email, phone = (str(v or "").strip() for v in (name, email, phone))
+    name, email, phone = (
+        text_accept(str(v or ""), field=field).strip()
+        for v, field in ((name, "name"), (email, "email"), (phone, "phone"))
+    )
     errors: dict[str, list[str]] = {}
     if len(name) > 255:
         errors["name"] = [_("The name can be at most 255 characters.")]
@@ -216,9 +220,8 @@ def livechat_typing(*, line: OpenLine, visitor: Visitor, preview: str) -> None:
         return
     session = Session.objects.select_related("line").filter(chat=chat, closed=False).first()
     if session is not None:
-        typing_publish(
-            session=session, by_client=True, text_preview=preview if isinstance(preview, str) else ""
-        )
+        preview = text_clean(preview) if isinstance(preview, str) else ""
+        typing_publish(session=session, by_client=True, text_preview=preview)
 
 
 # --- Files ------------------------------------------------------------------------------------------
