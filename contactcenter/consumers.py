@@ -20,12 +20,12 @@ returns only what the user may see now, and the socket is closed with 4401 when 
 from __future__ import annotations
 
 from importlib import import_module
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.contrib.auth import get_user
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
+from django.utils.crypto import constant_time_compare
 
 from contactcenter.services.availability import presence_connect, presence_disconnect, presence_heartbeat
 from contactcenter.socket_frames import JsonFrameConsumer
@@ -60,10 +60,19 @@ def signed_in_staff(session_key: str | None, user_id: int) -> Any | None:
     ended (logout, expiry, a password change) or the user may no longer open staff pages."""
     if not session_key:
         return None
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
-    user = get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]  # only .session is read
-    if not user.is_authenticated or user.pk != user_id or not user.is_active or not user.is_staff:
+    # What `django.contrib.auth.get_user` checks, read only: that one may flush or re-key the session, which
+    # a socket cannot hand back to the browser as a cookie.
+    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key).load()
+    backend_path = data.get(BACKEND_SESSION_KEY)
+    if str(data.get(SESSION_KEY)) != str(user_id) or backend_path not in settings.AUTHENTICATION_BACKENDS:
         return None
+    user = load_backend(backend_path).get_user(user_id)  # None for a deactivated user
+    if user is None or not user.is_active or not user.is_staff:
+        return None
+    session_hash = data.get(HASH_SESSION_KEY) or ""
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    if not any(constant_time_compare(session_hash, known) for known in hashes):
+        return None  # the password changed since this login
     return user
 
 

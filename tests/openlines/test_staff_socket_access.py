@@ -102,6 +102,17 @@ async def test_a_socket_whose_session_ended_otherwise_closes_at_its_next_request
     await _closed_with(ws, CLOSE_UNAUTHENTICATED)
 
 
+async def test_a_password_change_elsewhere_closes_the_socket(agents):
+    ws = await _socket(await database_sync_to_async(_logged_in)(agents[0]))
+
+    def change_password() -> None:
+        agents[0].set_password("a-new-secret-987")
+        agents[0].save()
+
+    await database_sync_to_async(change_password)()
+    await _closed_with(ws, CLOSE_UNAUTHENTICATED)
+
+
 @pytest.mark.parametrize("change", ["is_active", "is_staff"])
 async def test_deactivation_or_losing_staff_status_closes_the_socket(agents, change):
     http = await database_sync_to_async(_logged_in)(agents[0])
