@@ -238,7 +238,7 @@ def livechat_file_store(*, line: OpenLine, visitor: Visitor, upload: Any) -> dic
 
     if upload.size > MAX_FILE_BYTES:
         raise ValidationError({"file": [_("The file is too large (at most 10 MB).")]})
-    original = (upload.name or "file")[-100:]
+    original = text_clean(upload.name or "")[-100:] or "file"
     try:
         safe_name = get_valid_filename(original)
     except Exception:

@@ -179,3 +179,14 @@ def test_exports_never_fail_on_control_characters_stored_earlier(client, admin_u
     assert any("Mallory[2J" in str(cell) for row in rows for cell in row)
     text = b"".join(client.get("/chats/export/?format=csv").streaming_content).decode("utf-8-sig")
     assert "Mallory[2J" in text and "\x1b" not in text
+
+
+def test_an_uploaded_file_name_loses_its_control_characters(chat_line, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    token = start()["token"]
+    upload = SimpleUploadedFile("re\x1bport\x07.txt", b"hello", content_type="text/plain")
+    response = HttpClient().post("/livechat/site/upload/", {"token": token, "file": upload})
+    assert response.status_code == 201, response.content
+    assert response.json()["name"] == "report.txt"

@@ -163,7 +163,8 @@ async def test_a_conversation_transferred_away_no_longer_reaches_the_socket_watc
     # Nor through resync, from before the transfer.
     await ws.send_json_to({"type": "resync", "since": 0})
     resync = await receive_through(ws, lambda event: event["type"] == "resync")
-    texts = [e["message"]["text"] for e in resync[0]["events"] if e["type"] == "message.new"]
+    answer = next(e for e in resync if e["type"] == "resync")
+    texts = [e["message"]["text"] for e in answer["events"] if e["type"] == "message.new"]
     assert "Secret after the transfer" not in texts
     await ws.disconnect()
 
@@ -192,7 +193,7 @@ async def test_a_supervisor_who_loses_the_role_stops_receiving_the_watched_conve
     assert {"type": "unwatched", "session_id": result.session.pk, "reason": "forbidden"} in received
     await ws.send_json_to({"type": "resync", "since": 0})
     resync = await receive_through(ws, lambda event: event["type"] == "resync")
-    assert resync[0]["events"] == []
+    assert next(e for e in resync if e["type"] == "resync")["events"] == []
     await ws.disconnect()
 
 
@@ -211,7 +212,8 @@ async def test_a_watched_conversation_is_checked_at_resync_too(agents, line_of_a
     assert (await ws.receive_json_from())["type"] == "watching"
     await ws.send_json_to({"type": "resync", "since": 0})
     allowed = await receive_through(ws, lambda event: event["type"] == "resync")
-    assert any(e["type"] == "message.new" for e in allowed[0]["events"])
+    answer = next(e for e in allowed if e["type"] == "resync")
+    assert any(e["type"] == "message.new" for e in answer["events"])
 
     await database_sync_to_async(lambda: RoleAssignment.objects.filter(user=supervisor).delete())()
     await ws.send_json_to({"type": "resync", "since": 0})
@@ -244,4 +246,34 @@ async def test_a_hostile_frame_gets_an_error_frame_and_the_socket_stays(agents, 
     assert await ws.receive_json_from() == {"type": "heartbeat.ack"}
     records = [r for r in caplog.records if r.levelno >= logging.INFO and r.name.startswith("contactcenter")]
     assert len(records) <= 1 and all("\n" not in r.getMessage() and not r.exc_info for r in records)
+    await ws.disconnect()
+
+
+async def test_an_agent_removed_from_the_lines_queue_stops_receiving_the_offered_conversation(
+    agents, line_of_agent1, write
+):
+    from openlines.models import QueueMember
+
+    result = await database_sync_to_async(write)("Hello", who="dave", connector=line_of_agent1)
+    session_id = result.session.pk
+    ws = await _socket(await database_sync_to_async(_logged_in)(agents[0]))
+    # The workspace shows the offered conversation, so it watches it.
+    await ws.send_json_to({"type": "watch", "session_id": session_id})
+    await receive_through(ws, lambda event: event["type"] == "watching")
+
+    def leave_queue() -> None:
+        QueueMember.objects.filter(user=agents[0]).delete()  # what the line form's queue does
+
+    await database_sync_to_async(leave_queue)()
+    await drain(ws)
+    offers = await database_sync_to_async(lambda: list(Session.objects.get(pk=session_id).offers.all()))()
+    assert offers == []
+    await database_sync_to_async(write)("Are you there?", who="dave", connector=line_of_agent1)
+    received = await drain(ws, quiet=1.0)
+    assert not [e for e in received if e.get("type") == "message.new"], received
+    await ws.send_json_to({"type": "resync", "since": 0})
+    resync = await receive_through(ws, lambda event: event["type"] == "resync")
+    answer = next(e for e in resync if e["type"] == "resync")
+    texts = [e["message"]["text"] for e in answer["events"] if e["type"] == "message.new"]
+    assert "Are you there?" not in texts
     await ws.disconnect()
