@@ -19,6 +19,7 @@ returns only what the user may see now, and the socket is closed with 4401 when 
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ from openlines.services.events import call_then_push
 
 if TYPE_CHECKING:
     from openlines.selectors import ResyncPage
+
+logger = logging.getLogger(__name__)
 
 # Close codes in the 4000 range are application-defined (RFC 6455 §7.4.2), listed in docs/api.md. 4401:
 # not signed in, or no longer (the page says so and stops reconnecting).
@@ -256,7 +259,12 @@ class StaffConsumer(JsonFrameConsumer):
         if not watched:
             return False  # no longer watched: left over in the group
         for session_id in watched:
-            allowed = await self._watch_allowed(session_id)
+            try:
+                allowed = await self._watch_allowed(session_id)
+            except Exception as error:
+                # Not known to be allowed: not relayed (the page resyncs), and the socket stays.
+                logger.warning("staff socket: access check failed (%s: %s)", type(error).__name__, error)
+                return False
             if allowed is None:
                 return False
             if not allowed:

@@ -336,8 +336,8 @@
     }
   }
 
-  /* A message the server failed to handle (not refused) is resent a few times, later, then marked failed. */
-  var SERVER_ERROR_RETRIES = 3;
+  /* A message the server failed to handle (not refused) is resent a few times, ever later, then marked failed. */
+  var SERVER_ERROR_RETRIES = 5;
   function retryLater(clientId) {
     var m = outbox.filter(function (o) { return o.client_id === clientId; })[0];
     if (!m) { return false; }

@@ -190,3 +190,28 @@ def test_an_uploaded_file_name_loses_its_control_characters(chat_line, settings,
     response = HttpClient().post("/livechat/site/upload/", {"token": token, "file": upload})
     assert response.status_code == 201, response.content
     assert response.json()["name"] == "report.txt"
+
+
+async def test_a_failure_while_handling_a_frame_is_answered_as_a_server_error_and_the_socket_stays(
+    chat_line, monkeypatch, caplog
+):
+    from django.db import OperationalError
+
+    from openlines.services import livechat
+
+    def database_gone(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    ws = await widget((await database_sync_to_async(start)())["token"])
+    monkeypatch.setattr(livechat, "livechat_message_receive", database_gone)  # a fault, as in an outage
+    caplog.clear()
+    client_id = uuid.uuid4().hex
+    with caplog.at_level(logging.INFO):
+        await ws.send_json_to({"type": "message", "client_id": client_id, "text": "Hello"})
+        answer = await ws.receive_json_from(timeout=5)
+    # Not final: the widget resends it a few times before it marks it failed.
+    assert (answer["type"], answer["code"], answer["client_id"]) == ("error", "server_error", client_id)
+    await still_open(ws)
+    ours = [r for r in caplog.records if r.name.startswith(("contactcenter", "openlines"))]
+    assert len(ours) == 1 and not ours[0].exc_info
+    await ws.disconnect()
