@@ -114,6 +114,8 @@ class LivechatConsumer(JsonFrameConsumer):
         }
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if "visitor" not in self.__dict__:
+            return  # a frame that raced the close of a refused socket
         kind = content.get("type")
         if kind == "typing":
             if not await self._limited("typing", settings.LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S):

@@ -1,7 +1,8 @@
 /* Live chat widget: one <script src=".../static/livechat/widget.js" data-line="CODE"></script> tag.
  * Everything lives in a shadow root, so the host page's styles do not leak in and ours do not leak out.
  * User text is only ever put into the page with textContent. Messages typed while offline wait in
- * localStorage and are resent on reconnect; the server stores each client_id once. */
+ * localStorage and are resent on reconnect; the server stores each client_id once. A message the server
+ * refuses is marked failed and leaves the queue for good. Close codes: docs/api.md. */
 (function () {
   "use strict";
   var script = document.currentScript;
