@@ -27,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from contactcenter.numbers import ID_MAX
 from contactcenter.ratelimit import api_token_limit
 from contactcenter.services.api_tokens import api_token_authenticate, api_token_prefix
+from contactcenter.text import data_clean
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -206,7 +207,9 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
         raise ApiError(
             400, {key: [_("Null characters and numbers this large are not allowed.")] for key in bad}
         )
-    return data
+    # Other control characters (but tab and line breaks) are dropped: nobody types them (contactcenter.text).
+    cleaned: dict[str, Any] = data_clean(data)
+    return cleaned
 
 
 @dataclass(frozen=True)

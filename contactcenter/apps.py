@@ -21,3 +21,6 @@ class ContactCenterConfig(AppConfig):
             CHANNEL_PROVIDERS.append(line_connector_names)
         from contactcenter.connectors import rest  # noqa: F401  (registers the REST connector's sender)
         from contactcenter.services import outbound  # noqa: F401  (registers the outbound retry timer)
+        from contactcenter.socket_access import socket_access_connect
+
+        socket_access_connect()

@@ -13,11 +13,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from contactcenter.models import Connector
+from contactcenter.socket_frames import JsonFrameConsumer
 from openlines.models import OpenLine
 from openlines.resync import resync_request
 from openlines.services import livechat
@@ -25,6 +25,8 @@ from openlines.services.events import call_then_push, client_group
 from openlines.services.ratelimit import rate_limit_hit_async
 from openlines.session_models import Message
 
+# Close codes (docs/api.md): the visitor token is not (or no longer) valid for this line: the widget drops
+# it and starts a new conversation; no such line: the widget stops.
 CLOSE_BAD_TOKEN = 4403
 CLOSE_NO_LINE = 4404
 # The line takes no visitors now (line off, live chat disconnected or switched off); told in an
@@ -43,7 +45,8 @@ def _errors(error: ValidationError) -> dict[str, list[str]]:
     return {"__all__": [str(m) for m in error.messages]}
 
 
-class LivechatConsumer(AsyncJsonWebsocketConsumer):
+class LivechatConsumer(JsonFrameConsumer):
+    socket_name = "livechat socket"
     line: OpenLine
     visitor: livechat.Visitor
     chat_id: int | None = None
@@ -52,13 +55,17 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         code = self.scope["url_route"]["kwargs"]["code"]
         line = await database_sync_to_async(OpenLine.objects.filter(code=code).first)()
+        # Accepted, then closed with the reason: a socket refused before accept reaches the page as 1006,
+        # which it cannot tell from a network failure (and retried forever with a token gone bad).
         if line is None:
+            await self.accept()
             await self.close(code=CLOSE_NO_LINE)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         token = (query.get("token") or [""])[0]
         visitor = livechat.visitor_from_token(line=line, token=token)
         if visitor is None:
+            await self.accept()
             await self.close(code=CLOSE_BAD_TOKEN)
             return
         self.line, self.visitor = line, visitor
@@ -104,10 +111,22 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
             key=f"lc:{bucket}:{self.visitor.visitor_id}", limit=limit, window_seconds=WINDOW_SECONDS
         )
 
+    def frame_error(
+        self, message: str, *, content: dict[str, Any] | None, code: str = "bad_frame"
+    ) -> dict[str, Any]:
+        """The widget's error shape. `server_error`: the widget may resend later; others are final."""
+        content = content or {}
+        return {
+            "type": "error",
+            "code": code,
+            "request": content.get("type"),
+            "client_id": content.get("client_id"),
+            "errors": {"__all__": [message]},
+        }
+
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if not isinstance(content, dict):
-            await self.send_json({"type": "error", "errors": {"__all__": ["expected a JSON object"]}})
-            return
+        if "visitor" not in self.__dict__:
+            return  # a frame that raced the close of a refused socket
         kind = content.get("type")
         if kind == "typing":
             if not await self._limited("typing", settings.LIVECHAT_RATE_LIMIT_ACTIONS_PER_10S):
@@ -136,6 +155,7 @@ class LivechatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(
                 {
                     "type": "error",
+                    "code": "invalid",
                     "request": kind,
                     "client_id": content.get("client_id"),
                     "errors": _errors(error),

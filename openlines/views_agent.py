@@ -107,6 +107,7 @@ def workspace_strings() -> dict[str, Any]:
         "paused": _("Paused"),
         "offline": _("Reconnecting…"),
         "connected": _("Connected"),
+        "logged_out": _("You were logged out. Sign in again."),
         "clock_in": _("Clock in"),
         "work_pause": _("Pause the work day"),
         "work_resume": _("Resume the work day"),

@@ -44,6 +44,7 @@ from contactcenter.connectors.kinds import ConnectorKind
 from contactcenter.models import Connector, OutboundDelivery
 from contactcenter.numbers import is_decimal
 from contactcenter.services.outbound import AttemptOutcome, outbound_delivery_start, register_outbound_attempt
+from contactcenter.text import text_accept
 from openlines.attachments import files_from_json
 from openlines.outbound_guard import DestinationRefused, DestinationUnresolved, guarded_http_client
 from openlines.selectors import message_author_for_client
@@ -135,7 +136,11 @@ def _id(raw: Any, path: str, errors: dict[str, list[str]]) -> str:
     if isinstance(raw, bool) or not isinstance(raw, str | int) or not str(raw).strip():
         errors[path] = [_("Enter an id (a string or a number).")]
         return ""
-    value = str(raw).strip()
+    try:
+        value = text_accept(str(raw), field=path).strip()
+    except ValidationError as error:
+        errors.update(error.message_dict)
+        return ""
     if len(value) > MAX_ID_LENGTH:
         errors[path] = [_("At most %(n)d characters.") % {"n": MAX_ID_LENGTH}]
     return value
@@ -147,7 +152,11 @@ def _text(raw: Any, path: str, errors: dict[str, list[str]], *, limit: int, requ
     if not isinstance(raw, str):
         errors[path] = [_("Enter text.")]
         return ""
-    value = raw.strip()
+    try:
+        value = text_accept(raw, field=path).strip()
+    except ValidationError as error:
+        errors.update(error.message_dict)
+        return ""
     if required and not value:
         errors[path] = [_("This field is required.")]
     elif len(value) > limit:

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from contactcenter.background import task_enqueue_fast
+from contactcenter.text import export_value
 from kpi.columns import COLUMNS_BY_KEY, NOT_EXPORTED, cell_export
 from kpi.forms import ChatListFilterForm
 from kpi.models import ChatExport
@@ -52,7 +53,7 @@ def csv_stream(*, user: AnyUser, filters: dict[str, Any]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff"  # lets spreadsheet programs read the file as UTF-8
     for row in export_rows(user=user, filters=filters):
-        yield writer.writerow([csv_safe(value) for value in row])
+        yield writer.writerow([csv_safe(export_value(value)) for value in row])
 
 
 def csv_safe(value: Any) -> Any:
@@ -67,7 +68,8 @@ def xlsx_write(*, user: AnyUser, filters: dict[str, Any], target: Any, job: Chat
     sheet = workbook.create_sheet("Conversations")
     count = -1
     for count, row in enumerate(export_rows(user=user, filters=filters)):
-        sheet.append([csv_safe(value) for value in row])
+        # Stored text may hold control characters (older versions, imports) that XLSX cannot: never a 500.
+        sheet.append([csv_safe(export_value(value)) for value in row])
         if job is not None and count and count % PROGRESS_EVERY == 0:
             ChatExport.objects.filter(pk=job.pk).update(done=count)
     workbook.save(target)

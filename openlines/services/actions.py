@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contactcenter.permissions import can
+from contactcenter.text import text_accept
 from openlines import signals
 from openlines.models import CannedResponse, OpenLine
 from openlines.services import lifecycle, routing
@@ -379,7 +380,7 @@ def message_send(
 ) -> Message:
     """An agent's (or participant's) message to the client; the agent's first one also answers."""
     at = at or timezone.now()
-    text = (text or "").strip()
+    text = text_accept(text or "").strip()
     if not text and not attachments:
         raise ValidationError({"text": [_("Write a message or attach a file.")]})
     if len(text) > MAX_MESSAGE_LENGTH:

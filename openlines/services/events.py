@@ -90,6 +90,10 @@ def session_audience_user_ids(session: Session) -> set[int]:
 
 # (group, handler, events): one channel-layer message per group, its events oldest first.
 Outgoing = list[tuple[str, str, list[dict[str, Any]]]]
+# Per `session.<id>` group: the staff who get the same events through their own `staff.<id>` group. Told
+# to the watching sockets, which check their user's access for every other copy they relay (the
+# conversation may have been transferred away, the role changed, ... since the watch began).
+Covered = dict[str, set[int]]
 
 
 @dataclass
@@ -104,10 +108,12 @@ class _Committed:
     for_client: bool
 
 
-def _outgoing(batch: list[_Committed]) -> Outgoing:
+def _outgoing(batch: list[_Committed], covered: Covered | None = None) -> Outgoing:
+    """The messages to send for `batch`; `covered` (when given) is filled for the session groups."""
     # Read after the commit: an agent who took the conversation in a transaction that committed between
     # this one and now sees the event in a resync, so the push must reach them too.
     audiences = _staff_audiences(item.session.pk for item in batch if item.session is not None)
+    covered = {} if covered is None else covered
     by_group: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for item in batch:
         for row in item.rows:
@@ -123,6 +129,10 @@ def _outgoing(batch: list[_Committed]) -> Outgoing:
             groups = [session_group(session.pk)] + [
                 staff_group(uid) for uid in sorted(audience) if uid not in item.users
             ]
+            # Those not in `audience` but in `item.users` get the copy addressed to them.
+            reached = audience | set(item.users)
+            group = session_group(session.pk)
+            covered[group] = covered[group] & reached if group in covered else reached
             for group in groups:
                 by_group.setdefault((group, STAFF_HANDLER), []).append(event)
             if row.for_client:
@@ -130,17 +140,19 @@ def _outgoing(batch: list[_Committed]) -> Outgoing:
     return [(group, handler, events) for (group, handler), events in by_group.items()]
 
 
-async def _push(messages: Outgoing) -> None:
+async def _push(messages: Outgoing, covered: Covered | None = None) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     for group, handler, events in messages:
         # One event keeps the single form ("staff.event"), which older processes understand too.
-        message = (
+        message: dict[str, Any] = (
             {"type": handler, "event": events[0]}
             if len(events) == 1
             else {"type": f"{handler}s", "events": events}
         )
+        if covered is not None and group in covered:
+            message["covered"] = sorted(covered[group])
         try:
             await layer.group_send(group, message)
         except Exception:
@@ -148,14 +160,14 @@ async def _push(messages: Outgoing) -> None:
             logger.warning("realtime push to %s failed", group, exc_info=True)
 
 
-def _push_now(messages: Outgoing) -> None:
+def _push_now(messages: Outgoing, covered: Covered | None = None) -> None:
     """Push from synchronous code in ONE hop into async code: `async_to_sync` costs about 2 ms a call (a
     thread and an event loop), which per group and per event made publishing to 100 waiting clients
     take 0.4 s (bench/routing.py)."""
     if not messages or get_channel_layer() is None:
         return
     try:
-        async_to_sync(_push)(messages)
+        async_to_sync(_push)(messages, covered)
     except RuntimeError:
         # Called from a thread that runs an event loop itself (e.g. a sync browser driver in tests):
         # the events are stored, and clients get them when they resync.
@@ -166,6 +178,7 @@ def _push_now(messages: Outgoing) -> None:
 class _Collected:
     committed: list[_Committed]
     ephemeral: Outgoing
+    covered: Covered = field(default_factory=dict)
 
 
 # Set while `call_then_push` runs a function: what it publishes is collected here instead of pushed.
@@ -179,7 +192,8 @@ def _on_commit(items: list[_Committed]) -> None:
     if collected is not None:
         collected.committed.extend(items)
     else:
-        _push_now(_outgoing(items))
+        covered: Covered = {}
+        _push_now(_outgoing(items, covered), covered)
 
 
 # --- One push per committed transaction -------------------------------------------------------------
@@ -240,6 +254,7 @@ async def call_then_push(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs
     """Run `func` on the database thread (`database_sync_to_async`); push the events it committed once the
     thread is free again. Pushed also when `func` raises: what committed before the error is stored."""
     messages: Outgoing = []
+    covered: Covered = {}
 
     def run() -> T:
         collected = _Collected(committed=[], ephemeral=[])
@@ -249,9 +264,10 @@ async def call_then_push(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs
         finally:
             _collector.reset(token)
             messages.extend(collected.ephemeral)
+            covered.update(collected.covered)
             if collected.committed:
                 try:
-                    messages.extend(_outgoing(collected.committed))
+                    messages.extend(_outgoing(collected.committed, covered))
                 except Exception:
                     # Stored all the same; the clients resync. Never hide the result or error of `func`.
                     logger.warning("realtime push not addressed", exc_info=True)
@@ -259,7 +275,7 @@ async def call_then_push(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs
     try:
         return await database_sync_to_async(run)()
     finally:
-        await _push(messages)
+        await _push(messages, covered)
 
 
 def event_publish(
@@ -331,15 +347,19 @@ def event_publish_many(
 def typing_push(*, session: Session, to_client: bool, payload: dict[str, Any]) -> None:
     """Typing is ephemeral: pushed at once and never stored (a missed one is out of date anyway)."""
     event = {"id": None, "type": "typing", "session_id": session.pk, **payload}
+    covered: Covered = {}
     if to_client:
         messages: Outgoing = [(client_group(session.chat_id), CLIENT_HANDLER, [event])]
     else:
-        groups = [session_group(session.pk)] + [
-            staff_group(uid) for uid in sorted(session_audience_user_ids(session))
-        ]
+        audience = session_audience_user_ids(session)
+        covered[session_group(session.pk)] = audience
+        groups = [session_group(session.pk)] + [staff_group(uid) for uid in sorted(audience)]
         messages = [(group, STAFF_HANDLER, [event]) for group in groups]
     collected = _collector.get()
     if collected is not None:
         collected.ephemeral.extend(messages)
+        for group, uids in covered.items():
+            known = collected.covered.get(group)
+            collected.covered[group] = uids if known is None else known & uids
     else:
-        _push_now(messages)
+        _push_now(messages, covered)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from contactcenter.connectors.kinds import ConnectorKind
 from contactcenter.models import Connector
 from contactcenter.selectors import availability_sql, available_user_ids
+from contactcenter.text import data_clean
 from openlines import signals
 from openlines.models import OpenLine
 from openlines.services import bots, lifecycle, ratings, routing
@@ -148,6 +149,7 @@ def message_ingest(*, connector: Connector, client: InboundClient, message: Inbo
     A transaction PostgreSQL ended to break a deadlock is run again (when it is ours alone: inside a
     caller's transaction the caller decides), so a lost race is never the integrator's error.
     """
+    client, message = _inbound_clean(client), _inbound_clean(message)
     # The live chat resends a message only after a lost ack: the unique channel id at insert suffices.
     existing = None if connector.kind == ConnectorKind.LIVECHAT else _existing(connector, message.external_id)
     if existing is not None:
@@ -162,6 +164,19 @@ def message_ingest(*, connector: Connector, client: InboundClient, message: Inbo
                 raise
             time.sleep(random.uniform(0, 0.02 * attempt))
             attempt += 1
+
+
+_Inbound = TypeVar("_Inbound", InboundClient, InboundMessage)
+
+
+def _inbound_clean(inbound: _Inbound) -> _Inbound:
+    """Whatever the channel, no control characters are stored (`contactcenter.text`)."""
+    values = {f.name: getattr(inbound, f.name) for f in fields(inbound)}
+    cleaned = {
+        name: data_clean(value) for name, value in values.items() if isinstance(value, str | dict | list)
+    }
+    changed = {name: value for name, value in cleaned.items() if value != values[name]}
+    return replace(inbound, **changed) if changed else inbound
 
 
 def _ingest_once(connector: Connector, client: InboundClient, message: InboundMessage) -> IngestResult:

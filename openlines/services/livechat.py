@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from contactcenter.connectors.kinds import ConnectorKind
 from contactcenter.models import Connector
+from contactcenter.text import text_accept, text_clean
 from openlines.models import OpenLine
 from openlines.services import ratings
 from openlines.services.actions import MAX_MESSAGE_LENGTH, typing_publish
@@ -174,7 +175,7 @@ def livechat_message_receive(
     `connector`: the line's live chat connector when the caller holds it already (a widget socket keeps it);
     whether it still takes visitors is read afresh. Raises LivechatUnavailable when it does not.
     """
-    text = (text or "").strip() if isinstance(text, str) else ""
+    text = text_accept(text).strip() if isinstance(text, str) else ""
     files = _clean_attachments(attachments)
     if not text and not files:
         raise ValidationError({"text": [_("Write a message or attach a file.")]})
@@ -221,7 +222,10 @@ def livechat_consent_give(*, line: OpenLine, visitor: Visitor) -> Client:
 @transaction.atomic
 def livechat_contact_save(*, line: OpenLine, visitor: Visitor, name: str, email: str, phone: str) -> Client:
     """The widget's CRM form: name, e-mail, phone saved on the client (the CRM reads them from there)."""
-    name, email, phone = (str(v or "").strip() for v in (name, email, phone))
+    name, email, phone = (
+        text_accept(str(v or ""), field=field).strip()
+        for v, field in ((name, "name"), (email, "email"), (phone, "phone"))
+    )
     errors: dict[str, list[str]] = {}
     if len(name) > 255:
         errors["name"] = [_("The name can be at most 255 characters.")]
@@ -277,9 +281,8 @@ def livechat_typing(*, line: OpenLine, visitor: Visitor, preview: str) -> None:
         return
     session = Session.objects.select_related("line").filter(chat=chat, closed=False).first()
     if session is not None:
-        typing_publish(
-            session=session, by_client=True, text_preview=preview if isinstance(preview, str) else ""
-        )
+        preview = text_clean(preview) if isinstance(preview, str) else ""
+        typing_publish(session=session, by_client=True, text_preview=preview)
 
 
 # --- Files ------------------------------------------------------------------------------------------
@@ -324,7 +327,7 @@ def livechat_file_store(
     if upload.size > MAX_FILE_BYTES:
         raise ValidationError({"file": [_("The file is too large (at most 10 MB).")]})
     anonymous_upload_check(line_id=line.pk, address=address, upload=upload)
-    original = (upload.name or "file")[-100:]
+    original = text_clean(upload.name or "")[-100:] or "file"
     path = default_storage.save(f"livechat/{line.pk}/{uuid.uuid4().hex}/{_stored_name(original)}", upload)
     LivechatUpload.objects.create(
         line=line, path=path, size=int(upload.size), address=address, created_at=timezone.now()

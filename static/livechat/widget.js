@@ -1,7 +1,8 @@
 /* Live chat widget: one <script src=".../static/livechat/widget.js" data-line="CODE"></script> tag.
  * Everything lives in a shadow root, so the host page's styles do not leak in and ours do not leak out.
  * User text is only ever put into the page with textContent. Messages typed while offline wait in
- * localStorage and are resent on reconnect; the server stores each client_id once. */
+ * localStorage and are resent on reconnect; the server stores each client_id once. A message the server
+ * refuses is marked failed and leaves the queue for good. Close codes: docs/api.md. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -328,11 +329,19 @@
           label.querySelector(".error").textContent = (errors[name] || []).join(" ");
         });
         formBox.querySelector(".form-error").textContent = (errors.__all__ || []).join(" ");
+      } else if (msg.client_id && msg.code === "server_error" && retryLater(msg.client_id)) {
+        setStatus(S.offline);
       } else if (msg.client_id) {
+        // Refused for good (or failed again and again): marked failed and never resent, even after a reload.
         outbox = outbox.filter(function (m) { return m.client_id !== msg.client_id; });
         store("outbox", outbox);
         var failed = list.querySelector('[data-client-id="' + CSS.escape(msg.client_id) + '"]');
-        if (failed) { failed.classList.add("failed"); }
+        if (failed) {
+          failed.classList.remove("pending");
+          failed.classList.add("failed");
+          var failedMeta = failed.querySelector(".meta");
+          if (failedMeta) { failedMeta.remove(); }
+        }
         setStatus(Object.values(msg.errors || {}).flat().join(" "));
       } else if (msg.errors && msg.errors.__all__) {
         setStatus(msg.errors.__all__.join(" "));
@@ -342,6 +351,18 @@
     } else if (msg.type) {
       handleEvent(msg);
     }
+  }
+
+  /* A message the server failed to handle (not refused) is resent a few times, ever later, then marked failed. */
+  var SERVER_ERROR_RETRIES = 5;
+  function retryLater(clientId) {
+    var m = outbox.filter(function (o) { return o.client_id === clientId; })[0];
+    if (!m) { return false; }
+    m.attempts = (m.attempts || 0) + 1;
+    store("outbox", outbox);
+    if (m.attempts >= SERVER_ERROR_RETRIES) { return false; }
+    setTimeout(flushOutbox, 5000 * m.attempts);
+    return true;
   }
 
   // Also resync now and then while connected: a push lost without the socket closing (its sender died
@@ -361,8 +382,11 @@
     socket.onmessage = function (e) { onMessage(e.data); };
     socket.onclose = function (e) {
       socket = null;
+      // Application close codes (docs/api.md). 4403: the visitor token is not valid (any more): start a new
+      // conversation. 4404: the line does not exist: reconnecting cannot help.
       if (e.code === 4403) { token = null; store("token", null); start(); return; }
       if (e.code === 4410) { return; }  // unavailable: showUnavailable asks again later
+      if (e.code === 4404) { setStatus("\u26A0"); return; }
       setStatus(S.offline);
       var delay = Math.min(15000, 1000 * Math.pow(2, retries)) + Math.random() * 500;
       retries += 1;

@@ -643,7 +643,7 @@
   function setConnection(state) {
     var c = $("connection");
     c.dataset.state = state;
-    c.textContent = state === "open" ? T.connected : T.offline;
+    c.textContent = state === "open" ? T.connected : state === "logged_out" ? T.logged_out : T.offline;
   }
   /* Ids received, with when (ms): a resync sends those of the server's lookback window as "have". */
   var received = {}, lookback = 60;
@@ -733,8 +733,16 @@
         handleEvent(msg);
       }
     };
-    socket.onclose = function () {
+    socket.onclose = function (e) {
       socket = null;
+      // 4401 (docs/api.md): not signed in, or no longer (logout, expiry, deactivation): reconnecting
+      // cannot help; signing in again (a reload leads to the login page) does.
+      if (e.code === 4401) {
+        setConnection("logged_out");
+        clearTimeout(resyncTimer);
+        $("connection").onclick = function () { location.reload(); };
+        return;
+      }
       setConnection("closed");
       var delay = Math.min(15000, 500 * Math.pow(2, retries)) + Math.random() * 500;
       retries += 1;

@@ -75,10 +75,15 @@ async def _connected(username: str) -> WebsocketCommunicator:
     return ws
 
 
+async def _refused(ws: WebsocketCommunicator) -> None:
+    """Accepted, then closed with 4401: the page can read the reason (a refusal before accept is 1006)."""
+    connected, _ = await ws.connect()
+    assert connected
+    assert await ws.receive_output() == {"type": "websocket.close", "code": 4401}
+
+
 async def test_anonymous_socket_is_refused(db):
-    ws = await _socket(None)
-    connected, code = await ws.connect()
-    assert (connected, code) == (False, 4401)
+    await _refused(await _socket(None))
 
 
 async def test_non_staff_user_is_refused_whatever_their_roles(make_user):
@@ -88,9 +93,7 @@ async def test_non_staff_user_is_refused_whatever_their_roles(make_user):
         grant(user, history_view="any", join_perform="any", statistics_view="any")
 
     await outsider()
-    ws = await _socket("outsider")
-    connected, code = await ws.connect()
-    assert (connected, code) == (False, 4401)
+    await _refused(await _socket("outsider"))
 
 
 @pytest.mark.parametrize("level", ["none", "own", "department", "any"])
