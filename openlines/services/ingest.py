@@ -315,7 +315,7 @@ def _continue(session: Session, message: Message, *, at: datetime, operator_avai
     lifecycle.session_on_client_message(session, at=at)
     if session.undistributed and not was_waiting:
         # A conversation closed before anyone accepted it is back in the queue.
-        routing.line_distribute(session.line_id, at=at)
+        routing.line_distribute(session.line_id, at=at, current=session)
         return
     if session.operator_id is not None and not session.pause:
         line = session.line
@@ -324,7 +324,7 @@ def _continue(session: Session, message: Message, *, at: datetime, operator_avai
             name = lifecycle.user_display_name(session.operator_id)
             lifecycle.session_return_to_queue(session, at=at, undistributed=True)
             lifecycle.system_message(session, "agent_unavailable", internal=True, user=name)
-            routing.line_distribute(line.pk, at=at)
+            routing.line_distribute(line.pk, at=at, current=session)
 
 
 def _seconds(value: int) -> Any:
