@@ -19,6 +19,7 @@ class CrmConfig(AppConfig):
         signals.agent_message_sent.connect(receivers.on_agent_message, dispatch_uid="crm.answered")
         signals.session_operator_changed.connect(receivers.on_operator_changed, dispatch_uid="crm.operator")
         signals.session_closed.connect(receivers.on_session_closed, dispatch_uid="crm.completed")
+        signals.contact_form_filled.connect(receivers.on_contact_form_filled, dispatch_uid="crm.form")
         register_crm_responsible_resolver(receivers.crm_forward_resolver)
         register_demo_loader(crm_demo_load)
 

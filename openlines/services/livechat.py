@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from contactcenter.connectors.kinds import ConnectorKind
 from contactcenter.models import Connector
+from openlines import signals
 from openlines.models import OpenLine
 from openlines.services import ratings
 from openlines.services.actions import MAX_MESSAGE_LENGTH, typing_publish
@@ -185,6 +186,18 @@ def livechat_contact_save(*, line: OpenLine, visitor: Visitor, name: str, email:
             changed.append(field)
     client.extra = {**client.extra, "livechat_form_at": timezone.now().isoformat()}
     client.save(update_fields=[*changed, "extra"])
+    open_session = (
+        Session.objects.select_related("line")
+        .filter(chat__client=client, chat__line=line, closed=False)
+        .order_by("-id")
+        .first()
+    )
+    if open_session is not None:
+        # Filled during the conversation (by default the form shows after the first message): the CRM
+        # updates or creates its records now (before the first message, recognition reads the client).
+        signals.contact_form_filled.send(
+            sender=Session, session=open_session, name=name, phone=phone, email=email
+        )
     return client
 
 

@@ -165,3 +165,56 @@ def test_forwarded_with_nobody_available_is_noted(integrator, agents, line, admi
     assert "Enquiry has been returned to the queue because no agents are available" in notes_seen_by(
         supervisor, session_id
     )
+
+
+# --- 4. One rule for transfer targets and for every "may" the workspace shows -------------------------------
+
+
+def workspace(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_user_without_staff_access_is_never_a_transfer_target(integrator, agents, make_user, admin_user):
+    outsider = make_user("outsider", first_name="Otto")  # active, but no staff access
+    session_id = integrator.send("Hello", msg_id="m-1").json()["session_id"]
+    a1 = api_client(agents[0])
+    refused = post(a1, f"{SESSIONS}{session_id}/transfer/", {"user_id": outsider.pk})
+    assert refused.status_code == 400 and "user_id" in refused.json()["errors"]
+    page = workspace(agents[0])
+    refused = post(page, f"/agent/api/sessions/{session_id}/transfer/", {"user": outsider.pk})
+    assert refused.status_code == 400, refused.content
+    targets = page.get("/agent/api/transfer-targets/").json()["agents"]
+    assert outsider.pk not in [t["id"] for t in targets] and agents[1].pk in [t["id"] for t in targets]
+    chat_list = workspace(admin_user)
+    listed = chat_list.get("/chats/")
+    assert listed.status_code == 200 and "Otto" not in listed.content.decode()
+    chat_list.post("/chats/group/", {"action": "transfer", "ids": [session_id], "to_user": outsider.pk})
+    assert detail(a1, session_id)["operator"]["id"] == agents[0].pk  # still theirs
+    # A colleague with staff access is accepted everywhere.
+    assert post(a1, f"{SESSIONS}{session_id}/transfer/", {"user_id": agents[1].pk}).status_code == 200
+    assert detail(api_client(agents[1]), session_id)["operator"]["id"] == agents[1].pk
+
+
+WORKSPACE_ACTIONS = ["answer", "skip", "pin", "spam", "close", "join", "intercept"]
+
+
+@pytest.mark.parametrize("who", ["operator", "colleague", "supervisor"])
+def test_the_workspace_offers_exactly_the_actions_it_then_accepts(integrator, agents, admin_user, who):
+    """Each "may" flag of the workspace, checked against what the same action then does."""
+    user = {"operator": agents[0], "colleague": agents[1], "supervisor": admin_user}[who]
+    for action in WORKSPACE_ACTIONS:
+        chat = f"c-{action}"
+        session_id = integrator.send("Hello", msg_id=f"m-{action}", user=chat, chat=chat).json()["session_id"]
+        page = workspace(user)
+        shown = page.get(f"/agent/api/sessions/{session_id}/")
+        if shown.status_code == 403:
+            may = False
+        else:
+            may = shown.json()["may"][action]
+        body = {"confirmed": True} if action == "close" else {}
+        done = post(page, f"/agent/api/sessions/{session_id}/{action}/", body)
+        assert (done.status_code == 200) == may, (who, action, may, done.status_code, done.content)
