@@ -154,6 +154,34 @@ def standalone(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "openlines/livechat_standalone.html", {"line": line})
 
 
+def agreement_page(request: HttpRequest, code: str) -> HttpResponse:
+    """The line's consent agreement, public, in the line's language (the link in the consent notice).
+
+    Opened from a client's personal link (`?c=`), it also records their acceptance (POST "I agree").
+    """
+    from django.utils import translation
+
+    from openlines.services.agreements import client_consent_record, consent_client_from_token
+
+    line = _line(code)
+    if not line.agreement_message or line.agreement is None:
+        raise Http404(_("This channel asks for no consent."))
+    token = (request.POST.get("c") if request.method == "POST" else request.GET.get("c")) or ""
+    client = consent_client_from_token(line=line, token=token) if token else None
+    if request.method == "POST":
+        if client is None:
+            return HttpResponse(_("This link is not valid."), status=400, content_type="text/plain")
+        client = client_consent_record(client=client, line=line)
+    elif request.method != "GET":
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    with translation.override(line.language_id):
+        return render(
+            request,
+            "openlines/agreement.html",
+            {"line": line, "agreement": line.agreement, "client": client, "token": token},
+        )
+
+
 def demo(request: HttpRequest) -> HttpResponse:
     """A sample host page embedding the widget with its one script tag (`?line=<code>` picks the line)."""
     code = request.GET.get("line", "").replace("\x00", "")  # no line code has one; the database refuses it

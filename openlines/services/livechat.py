@@ -136,6 +136,12 @@ def livechat_message_receive(
     if not isinstance(client_message_id, str) or not 8 <= len(client_message_id) <= 64:
         raise ValidationError({"client_id": [_("Each message needs its own id (8 to 64 characters).")]})
     page_url = page_url if isinstance(page_url, str) and page_url.startswith(("http://", "https://")) else ""
+    if line.agreement_message and line.agreement_id:
+        # The widget asks for consent before the first message (reference §1.5): without it nothing is
+        # stored and the conversation never reaches an agent.
+        client = visitor_client(line=line, visitor=visitor)
+        if client is None or client.consent_at is None:
+            raise ValidationError({"consent": [_("Please accept the agreement before writing.")]})
     return message_ingest(
         connector=connector or livechat_connector_for(line),
         client=InboundClient(external_id=visitor.visitor_id),
@@ -151,12 +157,11 @@ def livechat_message_receive(
 
 @transaction.atomic
 def livechat_consent_give(*, line: OpenLine, visitor: Visitor) -> Client:
+    from openlines.services.agreements import client_consent_record
+
     client = visitor_client(line=line, visitor=visitor, create=True)
     assert client is not None
-    if client.consent_at is None:
-        client.consent_at = timezone.now()
-        client.save(update_fields=["consent_at"])
-    return client
+    return client_consent_record(client=client, line=line)
 
 
 @transaction.atomic

@@ -218,3 +218,58 @@ def test_the_workspace_offers_exactly_the_actions_it_then_accepts(integrator, ag
         body = {"confirmed": True} if action == "close" else {}
         done = post(page, f"/agent/api/sessions/{session_id}/{action}/", body)
         assert (done.status_code == 200) == may, (who, action, may, done.status_code, done.content)
+
+
+# --- 3. The consent notice links to the agreement, which records the acceptance -----------------------------
+
+
+def test_consent_notice_links_to_the_agreement_page_which_records_acceptance(
+    integrator, agents, line, callbacks, settings
+):
+    import re
+
+    from django.test import Client
+
+    from openlines.models import Agreement
+    from openlines.session_models import Client as ChatClient
+
+    settings.SITE_URL = "https://cc.example.com"
+    agreement = Agreement.objects.create(title="Privacy <policy>", text="We keep <b>your</b> data.\n\nSafe.")
+    line.agreement_message, line.agreement = True, agreement
+    line.save()
+    session_id = integrator.send("Hello", msg_id="m-1").json()["session_id"]
+    deliver()
+    [notice] = [text for text in callbacks.texts() if "personal data" in text]
+    assert "#AGREEMENT#" not in notice
+    link = re.search(r"https://cc\.example\.com(/livechat/[\w-]+/agreement/\?c=\S+)", notice)
+    assert link, notice
+    visitor = Client()
+    page = visitor.get(link.group(1))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Privacy &lt;policy&gt;" in html and "We keep &lt;b&gt;your&lt;/b&gt; data." in html
+    assert f'lang="{line.language_id}"' in html
+    assert ChatClient.objects.get().consent_at is None  # reading is not accepting
+    token = link.group(1).split("?c=")[1]
+    from urllib.parse import unquote
+
+    accepted = visitor.post(link.group(1).split("?")[0], {"c": unquote(token)})
+    assert accepted.status_code == 200
+    client = ChatClient.objects.get()
+    assert client.consent_at is not None and client.extra["consent_agreement_id"] == agreement.pk
+    # The agents see it in the client panel; the conversation was routed meanwhile (a messenger client).
+    assert detail(api_client(agents[0]), session_id)["operator"]["id"] == agents[0].pk
+    forged = visitor.post(link.group(1).split("?")[0], {"c": "forged"})
+    assert forged.status_code == 400
+
+
+def test_writing_on_after_the_notice_is_consent(integrator, agents, line):
+    from openlines.models import Agreement
+    from openlines.session_models import Client as ChatClient
+
+    line.agreement_message, line.agreement = True, Agreement.objects.create(title="Terms", text="Terms.")
+    line.save()
+    integrator.send("Hello", msg_id="m-1")
+    assert ChatClient.objects.get().consent_at is None
+    integrator.send("Fine, here is my order number", msg_id="m-2")
+    assert ChatClient.objects.get().consent_at is not None

@@ -64,3 +64,31 @@ async def test_the_contact_form_filled_after_the_first_message_reaches_the_crm(s
     await database_sync_to_async(actions.message_send)(user=agents[1], session_id=session.pk, text="Hi Eve")
     assert (await database_sync_to_async(Lead.objects.get)(pk=lead.pk)).responsible_id == agents[1].pk
     await ws.disconnect()
+
+
+# --- 3. Consent: the live chat conversation reaches agents only after it -----------------------------------
+
+
+async def test_a_live_chat_visitor_reaches_an_agent_only_after_consenting(site_line, agents):
+    from openlines.models import Agreement
+
+    def require_consent() -> None:
+        agreement = Agreement.objects.create(title="Privacy", text="We keep your data safe.")
+        type(site_line).objects.filter(pk=site_line.pk).update(agreement_message=True, agreement=agreement)
+
+    await database_sync_to_async(require_consent)()
+    data = await database_sync_to_async(start)("site")
+    ws = await widget("site", data["token"])
+    await ws.send_json_to({"type": "message", "client_id": uuid.uuid4().hex, "text": "Help"})
+    refused = await receive_until(ws, "error")
+    assert "consent" in refused["errors"]
+    assert not await database_sync_to_async(Session.objects.exists)()
+    await ws.send_json_to({"type": "consent"})
+    await receive_until(ws, "consent.ok")
+    await ws.send_json_to({"type": "message", "client_id": uuid.uuid4().hex, "text": "Help"})
+    await receive_until(ws, "ack")
+    session = await database_sync_to_async(Session.objects.get)()
+    assert session.operator_id == agents[0].pk
+    texts = await database_sync_to_async(list)(session.messages.values_list("text", flat=True))
+    assert not any("personal data" in text for text in texts)  # consent given in the widget: no notice
+    await ws.disconnect()
