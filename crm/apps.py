@@ -23,9 +23,12 @@ class CrmConfig(AppConfig):
         register_crm_responsible_resolver(receivers.crm_forward_resolver)
         register_demo_loader(crm_demo_load)
 
-        from crm.selectors import crm_links_for_session
+        from crm.selectors import client_email_for, crm_links_for_session
         from openlines.selectors import CLIENT_PANEL_PROVIDERS
+        from openlines.services.transcripts import _email_resolvers, register_client_email_resolver
 
+        if client_email_for not in _email_resolvers:
+            register_client_email_resolver(client_email_for)  # the transcript goes to the record's e-mail
         if crm_links_for_session not in CLIENT_PANEL_PROVIDERS:
             # The workspace's client panel lists the records bound to the conversation.
             CLIENT_PANEL_PROVIDERS.append(crm_links_for_session)

@@ -184,6 +184,19 @@ def crm_responsible_for(session: Session) -> int | None:
     return None
 
 
+def client_email_for(session: Session) -> str | None:
+    """For the transcript e-mail: an e-mail of the records the conversation is bound to, primary first."""
+    for record in binding_records(binding_for(session)):
+        kind = record._meta.model_name
+        if kind not in ("contact", "company", "lead"):
+            continue  # a deal keeps its e-mails on its contact (bound too)
+        email = Communication.objects.filter(kind=Communication.Kind.EMAIL, **{kind: record.pk})
+        value = email.order_by("id").values_list("value", flat=True).first()
+        if value:
+            return str(value)
+    return None
+
+
 def first_available_queue_member(session: Session) -> int | None:
     """Reference §6.4: responsible for new records while nobody holds the conversation."""
     queue = line_queue_user_ids(line=session.line)

@@ -445,3 +445,35 @@ class RealtimeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pk} {self.type}"
+
+
+class TranscriptMail(models.Model):
+    """A conversation's transcript e-mailed to its client (reference §1.10 "Save message log", "Language
+    preferences"): after the close, or on the client's request. Retried with backoff until sent."""
+
+    class Reason(models.TextChoices):
+        CLOSED = "closed", _("Conversation closed")
+        REQUESTED = "requested", _("Requested by the client")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="transcript_mails")
+    to = models.EmailField(_("to"))
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, db_index=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("transcript e-mail")
+        verbose_name_plural = _("transcript e-mails")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.session_id} → {self.to} ({self.status})"

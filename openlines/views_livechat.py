@@ -154,6 +154,38 @@ def standalone(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "openlines/livechat_standalone.html", {"line": line})
 
 
+TRANSCRIPTS_PER_HOUR_PER_VISITOR = 5
+
+
+@csrf_exempt
+def visitor_transcript(request: HttpRequest, code: str) -> HttpResponse:
+    """POST {token}: e-mail the visitor their latest conversation (to the address they gave)."""
+    if request.method == "OPTIONS":
+        return _cors(HttpResponse(status=204))
+    if request.method != "POST":
+        return _json_error(405, {"__all__": [_("Use POST.")]})
+    line = OpenLine.objects.filter(code=code).first()
+    if line is None:
+        return _json_error(404, {"__all__": [_("No such line.")]})
+    try:
+        body = json.loads(request.body or b"{}")
+    except (UnicodeDecodeError, ValueError, RecursionError, RequestDataTooBig):
+        return _json_error(400, {"__all__": [_("The body is not valid JSON.")]})
+    token = body.get("token") if isinstance(body, dict) else None
+    visitor = livechat.visitor_from_token(line=line, token=token) if isinstance(token, str) else None
+    if visitor is None:
+        return _json_error(403, {"__all__": [_("Reload the page to start the chat again.")]})
+    if rate_limit_hit(
+        key=f"lc:transcript:{visitor.visitor_id}", limit=TRANSCRIPTS_PER_HOUR_PER_VISITOR, window_seconds=3600
+    ):
+        return _json_error(429, {"__all__": [_("Too many requests; try again later.")]})
+    try:
+        mail = livechat.livechat_transcript_request(line=line, visitor=visitor)
+    except ValidationError as error:
+        return _json_error(400, {k: [str(m) for m in v] for k, v in error.message_dict.items()})
+    return _cors(JsonResponse({"queued": True, "to": mail.to}, status=202))
+
+
 def agreement_page(request: HttpRequest, code: str) -> HttpResponse:
     """The line's consent agreement, public, in the line's language (the link in the consent notice).
 

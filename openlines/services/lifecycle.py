@@ -29,6 +29,7 @@ from openlines.session_models import (
     SessionOffer,
     SessionStatus,
     StaleSessionWrite,
+    TranscriptMail,
 )
 
 logger = logging.getLogger(__name__)
@@ -486,6 +487,10 @@ def session_close(session: Session, *, at: datetime, status: SessionStatus = Ses
     session_save(session)
     signals.session_closed.send(sender=Session, session=session)
     event_publish(type="session.closed", session=session, payload={"status": status}, for_client=True)
+    if status == SessionStatus.CLOSE:
+        from openlines.services.transcripts import transcript_mail_queue
+
+        transcript_mail_queue(session=session, reason=TranscriptMail.Reason.CLOSED)
 
 
 def session_reopen_for_rating(session: Session, *, at: datetime) -> None:

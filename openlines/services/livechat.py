@@ -26,7 +26,7 @@ from openlines.models import OpenLine
 from openlines.services import ratings
 from openlines.services.actions import MAX_MESSAGE_LENGTH, typing_publish
 from openlines.services.ingest import InboundClient, InboundMessage, IngestResult, message_ingest
-from openlines.session_models import Chat, Client, Message, Session
+from openlines.session_models import Chat, Client, Message, Session, TranscriptMail
 
 TOKEN_SALT = "openlines.livechat.visitor"  # noqa: S105 (a signing salt, not a secret)
 TOKEN_MAX_AGE = 365 * 24 * 3600
@@ -204,6 +204,22 @@ def livechat_contact_save(*, line: OpenLine, visitor: Visitor, name: str, email:
             sender=Session, session=open_session, name=name, phone=phone, email=email
         )
     return client
+
+
+@transaction.atomic
+def livechat_transcript_request(*, line: OpenLine, visitor: Visitor) -> TranscriptMail:
+    """The visitor asks for their latest conversation by e-mail (reference §1.10 "Save message log")."""
+    from openlines.services.transcripts import transcript_request
+
+    chat = visitor_chat(line=line, visitor=visitor)
+    session = (
+        Session.objects.select_related("line", "chat__client").filter(chat=chat).order_by("-id").first()
+        if chat is not None
+        else None
+    )
+    if session is None:
+        raise ValidationError({"__all__": [_("There is no conversation to send yet.")]})
+    return transcript_request(session=session)
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ endpoints and socket, the sessions API and the staff's actions as the pages call
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
@@ -92,3 +93,95 @@ async def test_a_live_chat_visitor_reaches_an_agent_only_after_consenting(site_l
     texts = await database_sync_to_async(list)(session.messages.values_list("text", flat=True))
     assert not any("personal data" in text for text in texts)  # consent given in the widget: no notice
     await ws.disconnect()
+
+
+# --- 5. The transcript by e-mail -----------------------------------------------------------------------------
+
+
+async def test_the_transcript_is_mailed_after_the_close_in_the_lines_language(site_line, agents, settings):
+    from django.core import mail
+
+    from contactcenter.background import run_pending_tasks
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    def configure() -> None:
+        type(site_line).objects.filter(pk=site_line.pk).update(
+            language_id="cs", mail_from="podpora@shop.example", line_name="Obchod", full_close_time=0
+        )
+
+    await database_sync_to_async(configure)()
+    data = await database_sync_to_async(start)("site")
+    ws = await widget("site", data["token"])
+    await ws.send_json_to({"type": "form", "name": "Eve", "email": "eve@example.com", "phone": ""})
+    await receive_until(ws, "form.ok")
+    await ws.send_json_to({"type": "message", "client_id": uuid.uuid4().hex, "text": "<b>Where</b> is it?"})
+    await receive_until(ws, "ack")
+    session = await database_sync_to_async(Session.objects.get)()
+    await database_sync_to_async(actions.message_send)(
+        user=agents[0], session_id=session.pk, text="Sent today & tomorrow"
+    )
+    await database_sync_to_async(actions.session_close)(user=agents[0], session_id=session.pk)
+    await database_sync_to_async(run_pending_tasks)()
+    [email] = mail.outbox
+    assert email.to == ["eve@example.com"] and email.from_email == "Obchod <podpora@shop.example>"
+    assert "Obchod" in email.subject
+    assert "<b>Where</b> is it?" in email.body and "Sent today & tomorrow" in email.body
+    html, kind = email.alternatives[0]
+    assert kind == "text/html"
+    assert "&lt;b&gt;Where&lt;/b&gt; is it?" in html and "<b>Where</b>" not in html
+    assert 'lang="cs"' in html
+    await ws.disconnect()
+
+
+def test_the_visitor_asks_for_the_transcript_and_a_failed_send_is_retried(site_line, agents, settings):
+    import json
+
+    from django.core import mail
+    from django.test import Client as HttpClient
+    from django.utils import timezone
+
+    from contactcenter.background import run_pending_tasks
+    from contactcenter.timers import run_due_timers
+    from openlines.session_models import TranscriptMail
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    data = start("site")
+    http = HttpClient()
+
+    def ask():
+        return http.post(
+            "/livechat/site/transcript/", json.dumps({"token": data["token"]}), content_type="application/json"
+        )
+
+    assert ask().status_code == 400  # no conversation yet
+    from openlines.services import livechat
+
+    visitor = livechat.visitor_from_token(line=site_line, token=data["token"])
+    livechat.livechat_message_receive(line=site_line, visitor=visitor, client_message_id="m-00000001", text="Hi")
+    refused = ask()
+    assert refused.status_code == 400 and "email" in refused.json()["errors"]  # the address is unknown
+    livechat.livechat_contact_save(line=site_line, visitor=visitor, name="", email="eve@example.com", phone="")
+
+    broken = {"n": 0}
+    real_send = mail.EmailMultiAlternatives.send
+
+    def fail_once(self, *args, **kwargs):
+        if broken["n"] == 0:
+            broken["n"] += 1
+            raise ConnectionRefusedError("SMTP server down")
+        return real_send(self, *args, **kwargs)
+
+    from unittest import mock
+
+    with mock.patch.object(mail.EmailMultiAlternatives, "send", fail_once):
+        assert ask().status_code == 202
+        run_pending_tasks()
+        row = TranscriptMail.objects.get()
+        assert row.status == "pending" and "SMTP server down" in row.last_error and mail.outbox == []
+        run_due_timers(timezone.now() + timedelta(minutes=2))  # the retry is due
+        run_pending_tasks()
+    row.refresh_from_db()
+    assert row.status == "sent" and row.attempts == 2
+    [email] = mail.outbox
+    assert email.to == ["eve@example.com"] and "Hi" in email.body
