@@ -151,17 +151,23 @@ def test_the_visitor_asks_for_the_transcript_and_a_failed_send_is_retried(site_l
 
     def ask():
         return http.post(
-            "/livechat/site/transcript/", json.dumps({"token": data["token"]}), content_type="application/json"
+            "/livechat/site/transcript/",
+            json.dumps({"token": data["token"]}),
+            content_type="application/json",
         )
 
     assert ask().status_code == 400  # no conversation yet
     from openlines.services import livechat
 
     visitor = livechat.visitor_from_token(line=site_line, token=data["token"])
-    livechat.livechat_message_receive(line=site_line, visitor=visitor, client_message_id="m-00000001", text="Hi")
+    livechat.livechat_message_receive(
+        line=site_line, visitor=visitor, client_message_id="m-00000001", text="Hi"
+    )
     refused = ask()
     assert refused.status_code == 400 and "email" in refused.json()["errors"]  # the address is unknown
-    livechat.livechat_contact_save(line=site_line, visitor=visitor, name="", email="eve@example.com", phone="")
+    livechat.livechat_contact_save(
+        line=site_line, visitor=visitor, name="", email="eve@example.com", phone=""
+    )
 
     broken = {"n": 0}
     real_send = mail.EmailMultiAlternatives.send
