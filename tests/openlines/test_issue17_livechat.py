@@ -95,7 +95,7 @@ async def test_a_live_chat_visitor_reaches_an_agent_only_after_consenting(site_l
     await ws.disconnect()
 
 
-# --- 5. The transcript by e-mail -----------------------------------------------------------------------------
+# --- 5. The transcript by e-mail ---------------------------------------------------------------------------
 
 
 async def test_the_transcript_is_mailed_after_the_close_in_the_lines_language(site_line, agents, settings):
