@@ -69,9 +69,11 @@ def consent_client_from_token(*, line: OpenLine, token: str) -> Client | None:
 @transaction.atomic
 def client_consent_record(*, client: Client, line: OpenLine, at: datetime | None = None) -> Client:
     """The client accepted the line's agreement: when, and which version (kept with the client)."""
-    client = Client.objects.select_for_update().get(pk=client.pk)
-    if client.consent_at is None:
-        client.consent_at = at or timezone.now()
-        client.extra = {**client.extra, "consent_agreement_id": line.agreement_id}
-        client.save(update_fields=["consent_at", "extra"])
-    return client
+    stored = Client.objects.select_for_update().get(pk=client.pk)
+    if stored.consent_at is None:
+        stored.consent_at = at or timezone.now()
+        stored.extra = {**stored.extra, "consent_agreement_id": line.agreement_id}
+        stored.save(update_fields=["consent_at", "extra"])
+    # The caller's copy follows, so a later write of its `extra` does not undo this one.
+    client.consent_at, client.extra = stored.consent_at, stored.extra
+    return stored
