@@ -38,6 +38,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "closed": "The conversation is closed. Write again to start a new one.",
         "too_fast": "You are sending messages too quickly. Please wait a moment.",
         "file_too_large": "The file is too large.",
+        "transcript_request": "E-mail me this conversation",
+        "transcript_sent": "We are sending the conversation to your e-mail.",
     },
     "cs": {
         "open": "Napište nám",
@@ -67,6 +69,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "closed": "Konverzace je uzavřena. Napište znovu a začnete novou.",
         "too_fast": "Posíláte zprávy příliš rychle. Chvíli prosím počkejte.",
         "file_too_large": "Soubor je příliš velký.",
+        "transcript_request": "Poslat konverzaci e-mailem",
+        "transcript_sent": "Konverzaci posíláme na váš e-mail.",
     },
     "ru": {
         "open": "Напишите нам",
@@ -96,6 +100,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "closed": "Разговор закрыт. Напишите снова, чтобы начать новый.",
         "too_fast": "Вы отправляете сообщения слишком часто. Подождите немного.",
         "file_too_large": "Файл слишком большой.",
+        "transcript_request": "Отправить переписку на e-mail",
+        "transcript_sent": "Мы отправляем переписку на ваш e-mail.",
     },
     "it": {
         "open": "Scrivici",
@@ -125,6 +131,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "closed": "La conversazione è chiusa. Scrivi di nuovo per iniziarne una nuova.",
         "too_fast": "Stai inviando messaggi troppo velocemente. Attendi un momento.",
         "file_too_large": "Il file è troppo grande.",
+        "transcript_request": "Inviami la conversazione via e-mail",
+        "transcript_sent": "Stiamo inviando la conversazione al tuo indirizzo e-mail.",
     },
     "vi": {
         "open": "Trò chuyện với chúng tôi",
@@ -154,6 +162,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "closed": "Cuộc trò chuyện đã kết thúc. Hãy nhắn lại để bắt đầu cuộc mới.",
         "too_fast": "Bạn gửi tin nhắn quá nhanh. Vui lòng chờ một chút.",
         "file_too_large": "Tệp quá lớn.",
+        "transcript_request": "Gửi cuộc trò chuyện này qua e-mail",
+        "transcript_sent": "Chúng tôi đang gửi cuộc trò chuyện đến e-mail của bạn.",
     },
     "pl": {
         "open": "Napisz do nas",
@@ -183,6 +193,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "closed": "Rozmowa została zakończona. Napisz ponownie, aby rozpocząć nową.",
         "too_fast": "Wysyłasz wiadomości zbyt szybko. Poczekaj chwilę.",
         "file_too_large": "Plik jest za duży.",
+        "transcript_request": "Wyślij mi tę rozmowę e-mailem",
+        "transcript_sent": "Wysyłamy rozmowę na Twój adres e-mail.",
     },
 }
 
