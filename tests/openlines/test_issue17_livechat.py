@@ -191,3 +191,10 @@ def test_the_visitor_asks_for_the_transcript_and_a_failed_send_is_retried(site_l
     assert row.status == "sent" and row.attempts == 2
     [email] = mail.outbox
     assert email.to == ["eve@example.com"] and "Hi" in email.body
+    # Visible to staff on the conversation's admin page.
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    http.force_login(admin)
+    page = http.get(f"/admin/openlines/session/{row.session_id}/change/")
+    assert page.status_code == 200 and "eve@example.com" in page.content.decode()
