@@ -459,7 +459,7 @@ def agent_became_available(user_id: int) -> None:
             offered = (
                 # Offers out to everybody, not sessions a single agent holds (left from before the line
                 # switched to "to everybody", or transferred to someone), nor ones being closed before
-                # anyone accepted them (nobody is to take those).
+                # anyone accepted them (nobody is to take those), nor ones a welcome bot is talking to.
                 Session.objects.filter(
                     line=line,
                     closed=False,
@@ -468,6 +468,8 @@ def agent_became_available(user_id: int) -> None:
                     undistributed=False,
                     pause=False,
                     operator=None,
+                    # A welcome bot holds it until it hands over: nobody is offered it meanwhile.
+                    bot_started_at=None,
                 )
                 .exclude(offers__user_id=user_id)
                 .order_by("id")[:RETURNING_AGENT_OFFERS]

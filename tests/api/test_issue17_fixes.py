@@ -273,3 +273,25 @@ def test_writing_on_after_the_notice_is_consent(integrator, agents, line):
     assert ChatClient.objects.get().consent_at is None
     integrator.send("Fine, here is my order number", msg_id="m-2")
     assert ChatClient.objects.get().consent_at is not None
+
+
+# --- Found by the state machine once bots were in it -------------------------------------------------------
+
+
+def test_an_agent_back_from_a_pause_is_not_offered_a_conversation_a_bot_is_holding(
+    integrator, agents, line, admin_user
+):
+    from openlines.models import ChatBot
+
+    line.queue_type = OpenLine.QueueType.ALL
+    line.welcome_bot_enable = True
+    line.welcome_bot = ChatBot.objects.create(name="Greeter", script={})
+    line.save()
+    workspace_status(agents[0], "pause")
+    session_id = integrator.send("Hello", msg_id="m-1").json()["session_id"]
+    supervisor = api_client(admin_user)
+    assert detail(supervisor, session_id)["offered_to"] == []  # the bot has it
+    workspace_status(agents[0], "resume")
+    assert detail(supervisor, session_id)["offered_to"] == []
+    integrator.send("0", msg_id="m-2")  # the client asks for an agent: now everybody gets it
+    assert detail(supervisor, session_id)["offered_to"] == [a.pk for a in agents]
