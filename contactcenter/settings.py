@@ -198,8 +198,10 @@ else:
 # E-mail (KPI notifications): EMAIL_URL such as smtp+tls://user:password@host:587; console by default.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="contactcenter@localhost")
-# Absolute base of links in notifications and e-mails (the address staff open the site at).
-SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+# Absolute base of links in e-mails (the address staff open the site at). Unset, e-mails carry the path
+# only (never a made-up host); links shown in the workspace are relative, so they follow the address the
+# page was opened at.
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
 # Chat-list exports above this many rows run as a background task with a progress bar.
 KPI_EXPORT_INLINE_MAX_ROWS = env.int("KPI_EXPORT_INLINE_MAX_ROWS", default=5000)
 

@@ -19,12 +19,16 @@ class CrmConfig(AppConfig):
         signals.agent_message_sent.connect(receivers.on_agent_message, dispatch_uid="crm.answered")
         signals.session_operator_changed.connect(receivers.on_operator_changed, dispatch_uid="crm.operator")
         signals.session_closed.connect(receivers.on_session_closed, dispatch_uid="crm.completed")
+        signals.contact_form_filled.connect(receivers.on_contact_form_filled, dispatch_uid="crm.form")
         register_crm_responsible_resolver(receivers.crm_forward_resolver)
         register_demo_loader(crm_demo_load)
 
-        from crm.selectors import crm_links_for_session
+        from crm.selectors import client_email_for, crm_links_for_session
         from openlines.selectors import CLIENT_PANEL_PROVIDERS
+        from openlines.services.transcripts import _email_resolvers, register_client_email_resolver
 
+        if client_email_for not in _email_resolvers:
+            register_client_email_resolver(client_email_for)  # the transcript goes to the record's e-mail
         if crm_links_for_session not in CLIENT_PANEL_PROVIDERS:
             # The workspace's client panel lists the records bound to the conversation.
             CLIENT_PANEL_PROVIDERS.append(crm_links_for_session)

@@ -15,6 +15,7 @@ from crm.services.activities import (
     activity_create,
     operator_changed_apply,
 )
+from crm.services.forms import livechat_form_save
 from crm.services.recognition import session_recognize
 from crm.services.tracker import chat_tracker_run
 from openlines.session_models import Message, Session
@@ -41,6 +42,12 @@ def on_operator_changed(
 
 def on_session_closed(sender: Any, *, session: Session, **kwargs: Any) -> None:
     activity_complete(session=session)
+
+
+def on_contact_form_filled(
+    sender: Any, *, session: Session, name: str = "", phone: str = "", email: str = "", **kwargs: Any
+) -> None:
+    livechat_form_save(session_id=session.pk, name=name, phone=phone, email=email)
 
 
 def crm_forward_resolver(session: Session) -> int | None:

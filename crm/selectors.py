@@ -122,7 +122,9 @@ def records_find(details: ClientDetails) -> Match:
     """Reference §6.1: by messenger identity, e-mail, phone, then name (default guest names ignored).
 
     A name alone binds only when exactly one contact, or else exactly one open lead, carries it: a common
-    name must not hand a stranger's conversation to someone else's record.
+    name must not hand a stranger's conversation to someone else's record. And it never finds a record that
+    carries a messenger identity: that record belongs to the person behind the identity, and a display name
+    is no proof of being them (two Telegram users called "John Smith" are two people).
     """
     for kind, values in (
         (Communication.Kind.IM, [details.im] if details.im else []),
@@ -134,7 +136,12 @@ def records_find(details: ClientDetails) -> Match:
             return match
     name = details.real_name
     if name:
-        contacts = list(Contact.objects.filter(name__iexact=name).select_related("company")[:2])
+        has_identity = Communication.objects.filter(kind=Communication.Kind.IM)
+        contacts = list(
+            Contact.objects.filter(name__iexact=name)
+            .exclude(pk__in=has_identity.filter(contact__isnull=False).values("contact_id"))
+            .select_related("company")[:2]
+        )
         if len(contacts) == 1:
             contact = contacts[0]
             return Match(contact=contact, company=contact.company, deal=contact_open_deal(contact))
@@ -142,6 +149,7 @@ def records_find(details: ClientDetails) -> Match:
             leads = list(
                 Lead.objects.filter(name__iexact=name)
                 .filter(Q(status__isnull=True) | Q(status__semantics=Semantics.PROCESS))
+                .exclude(pk__in=has_identity.filter(lead__isnull=False).values("lead_id"))
                 .select_related("contact", "company")[:2]
             )
             if len(leads) == 1:
@@ -173,6 +181,19 @@ def crm_responsible_for(session: Session) -> int | None:
     for record in binding_records(binding):
         if record.responsible_id is not None:
             return int(record.responsible_id)
+    return None
+
+
+def client_email_for(session: Session) -> str | None:
+    """For the transcript e-mail: an e-mail of the records the conversation is bound to, primary first."""
+    for record in binding_records(binding_for(session)):
+        kind = record._meta.model_name
+        if kind not in ("contact", "company", "lead"):
+            continue  # a deal keeps its e-mails on its contact (bound too)
+        email = Communication.objects.filter(kind=Communication.Kind.EMAIL, **{kind: record.pk})
+        value = email.order_by("id").values_list("value", flat=True).first()
+        if value:
+            return str(value)
     return None
 
 

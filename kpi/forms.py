@@ -105,9 +105,21 @@ class ChatListFilterForm(forms.Form):
 
 
 class HeadVoteForm(forms.Form):
+    """Stars, a comment, or both (reference §3.2 `session.head.vote`: at least one of the two)."""
+
     vote_head = forms.TypedChoiceField(
-        label=_("Rating"), choices=[(n, "★" * n) for n in range(1, 6)], coerce=int
+        label=_("Rating"),
+        choices=[(n, "★" * n) for n in range(1, 6)],
+        coerce=int,
+        required=False,
+        empty_value=None,
     )
     comment_head = forms.CharField(
         label=_("Comment"), max_length=COMMENT_MAX_LENGTH, required=False, widget=forms.Textarea
     )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("vote_head") is None and not (cleaned.get("comment_head") or "").strip():
+            raise forms.ValidationError(_("Give a rating, write a comment, or both."))
+        return cleaned

@@ -8,7 +8,6 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import (
     FileResponse,
@@ -37,7 +36,7 @@ from kpi.services.exports import FORMATS, chat_export_start, csv_stream, export_
 from kpi.services.group_actions import sessions_group_apply
 from kpi.services.preferences import chat_list_columns_set
 from kpi.services.ratings import session_head_vote
-from openlines.services.actions import session_can_view
+from openlines.services.actions import session_can_view, transfer_target_users
 from openlines.session_models import Message, Session
 
 
@@ -84,7 +83,7 @@ def chat_list(request: HttpRequest) -> HttpResponse:
         "query": _query_without(request, "page", "history"),
         "export_query": _query_without(request, "page", "history", "per_page"),
         "may_vote": can(request.user, "vote_head", "perform"),
-        "agents": get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username"),
+        "agents": transfer_target_users().order_by("username"),
         "history_id": history_id if is_decimal(history_id) else "",
     }
     return render(request, "kpi/chat_list.html", context)

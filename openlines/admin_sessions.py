@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from openlines.selectors import SESSION_READ_PERMISSIONS, sessions_visible_to
 from openlines.services.actions import session_can_view
-from openlines.session_models import Client, Message, Session
+from openlines.session_models import Client, Message, Session, TranscriptMail
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -43,12 +43,20 @@ class MessageInline(admin.TabularInline):
         return session_can_view(request.user, obj)
 
 
+class TranscriptMailInline(MessageInline):
+    """The transcript e-mails of the conversation: whether they went out, and why not."""
+
+    model = TranscriptMail  # type: ignore[assignment]
+    fields = ("created_at", "reason", "to", "status", "attempts", "sent_at", "last_error")  # type: ignore[assignment]
+    readonly_fields = fields  # type: ignore[assignment]
+
+
 class SessionAdmin(ReadOnlyAdmin):
     list_display = ("id", "client_name", "line", "status", "operator", "created_at", "closed")
     list_filter = ("closed", "status", "line")
     search_fields = ("chat__client__name", "chat__client__email", "chat__client__phone")
     list_select_related = ("chat__client", "line", "operator")
-    inlines = [MessageInline]
+    inlines = [MessageInline, TranscriptMailInline]
 
     # Conversations follow the access roles, as in the workspace, the API and the chat list (reference
     # §7): every staff member reads their own, the history and join levels add others'. Django's model

@@ -22,6 +22,7 @@ class OpenLinesConfig(AppConfig):
         from openlines import timers  # noqa: F401  (registers the session deadline applier)
         from openlines.demo import demo_openlines_load
         from openlines.models import QueueMember
+        from openlines.services import transcripts  # noqa: F401  (registers the transcript retries)
         from openlines.signals import session_closed, session_operator_changed
 
         if demo_openlines_load not in _registered:

@@ -160,7 +160,11 @@ TABS: list[tuple[str, Any, list[tuple[Any, list[str]]]]] = [
             )
         ],
     ),
-    ("other", _("Other"), [(_("Other"), ["line_name", "active", "confirm_close", "language_id"])]),
+    (
+        "other",
+        _("Other"),
+        [(_("Other"), ["line_name", "active", "confirm_close", "language_id", "mail_from"])],
+    ),
 ]
 
 FORM_FIELDS = [name for _tab, _title, blocks in TABS for _block, names in blocks for name in names]

@@ -686,6 +686,13 @@ class OpenLine(models.Model):
     confirm_close = models.BooleanField(
         _("ask agents to confirm before closing a conversation"), default=False
     )
+    mail_from = models.EmailField(
+        _("sender of e-mails to clients"),
+        blank=True,
+        help_text=_(
+            "The address transcripts are sent from, under the line's name; empty: the site's default sender."
+        ),
+    )
     language_id = models.CharField(
         _("language"),
         max_length=2,

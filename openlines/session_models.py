@@ -5,6 +5,7 @@ Imported by `openlines.models`; the state machine that changes these rows is `op
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.conf import settings
@@ -104,6 +105,14 @@ class Chat(models.Model):
         return f"{self.client} - {self.line}"
 
 
+class FullSessionSave(RuntimeError):
+    """Someone tried to write a whole session row (see `Session.save`)."""
+
+
+class StaleSessionWrite(RuntimeError):
+    """A session copy older than the row's last write was written (see `lifecycle.session_save`)."""
+
+
 class Session(models.Model):
     """One enquiry (reference §2.5). Changed only through `openlines.services.lifecycle`."""
 
@@ -185,6 +194,8 @@ class Session(models.Model):
     extra_url = models.URLField(_("source page"), max_length=2000, blank=True)
     block_date = models.DateTimeField(_("replies blocked after"), null=True, blank=True)
     block_reason = models.CharField(_("reply block reason"), max_length=100, blank=True)
+    # Bumped by every write: a copy loaded before the last write is stale (see `lifecycle.session_save`).
+    revision = models.PositiveIntegerField(_("revision"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("conversation")
@@ -208,15 +219,47 @@ class Session(models.Model):
 
     # The operator as last stored, to tell when it changes (None for a session not saved yet).
     saved_operator_id: int | None = None
+    # The column values as last read or written by this copy (attname -> value), to write only what changed.
+    _stored: dict[str, Any] | None = None
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_status_display()}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Inserts only. An existing session is written field by field by `lifecycle.session_save`: a full-row
+        save of a copy read before someone else's write would undo that write (routing's, typically)."""
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            raise FullSessionSave(
+                "A session is updated only through lifecycle.session_save (the changed fields), never "
+                "saved whole."
+            )
+        super().save(*args, **kwargs)
+        self.mark_stored()
 
     @classmethod
     def from_db(cls, db: str | None, field_names: Any, values: Any, **kwargs: Any) -> Session:
         instance = super().from_db(db, field_names, values, **kwargs)
         instance.saved_operator_id = instance.__dict__.get("operator_id")
+        instance.mark_stored()
         return instance
+
+    def mark_stored(self) -> None:
+        """This copy's values are what the row now holds."""
+        self._stored = {
+            f.attname: copy.copy(self.__dict__[f.attname])
+            for f in self._meta.concrete_fields
+            if f.attname in self.__dict__
+        }
+
+    def changed_fields(self) -> list[str]:
+        """Names of the columns this copy changed since it was read or last written."""
+        stored = self._stored or {}
+        return [
+            f.name
+            for f in self._meta.concrete_fields
+            if f.attname in self.__dict__
+            and (f.attname not in stored or stored[f.attname] != self.__dict__[f.attname])
+        ]
 
     @property
     def status_group(self) -> StatusGroup:
@@ -435,3 +478,35 @@ class LivechatUpload(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+class TranscriptMail(models.Model):
+    """A conversation's transcript e-mailed to its client (reference §1.10 "Save message log", "Language
+    preferences"): after the close, or on the client's request. Retried with backoff until sent."""
+
+    class Reason(models.TextChoices):
+        CLOSED = "closed", _("Conversation closed")
+        REQUESTED = "requested", _("Requested by the client")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="transcript_mails")
+    to = models.EmailField(_("to"))
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, db_index=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("transcript e-mail")
+        verbose_name_plural = _("transcript e-mails")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.session_id} → {self.to} ({self.status})"

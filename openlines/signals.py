@@ -10,6 +10,8 @@ must not call back into routing.
   transfer, forward, recall); `manual` for a transfer by a person.
 - `session_closed(session)`: full close (statuses 60 and above).
 - `session_pin_changed(session, pinned)`: the agent pinned or unpinned the conversation.
+- `contact_form_filled(session, name, phone, email)`: the live chat visitor filled in the contact form
+  while `session` was open (before the first message the details reach the next session's recognition).
 """
 
 from django.dispatch import Signal
@@ -20,3 +22,4 @@ agent_message_sent = Signal()
 session_operator_changed = Signal()
 session_closed = Signal()
 session_pin_changed = Signal()
+contact_form_filled = Signal()

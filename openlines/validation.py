@@ -56,11 +56,14 @@ FieldErrors = dict[str, list[str]]
 
 MAX_CHAT_LIMIT = 1000  # reference: the UI caps MAX_CHAT at 1000, the global per-agent cap
 KPI_TIME_LIMIT = 7 * 86400  # our choice: a custom KPI limit above a week is surely a typo
-SESSION_PRIORITY_LIMIT = 86400
 INT_LIMIT = 2147483647
 
 # Fields the settings consist of (everything but identity and audit columns) plus the UI-only switches.
-NON_SETTING_FIELDS = {"id", "code", "created_at", "modified_at", "modified_by"}
+# `session_priority` and `auto_expire_time` are kept as columns but are no settings: the engine gives them
+# no effect (the reference does not say what they do; docs/line-settings.md), so neither the form nor the
+# API offers them.
+INERT_FIELDS = {"session_priority", "auto_expire_time"}
+NON_SETTING_FIELDS = {"id", "code", "created_at", "modified_at", "modified_by", *INERT_FIELDS}
 UI_SWITCHES = ("limit_max_chat", "vote_enable_time_limit")
 SWITCHED = {"limit_max_chat": "max_chat", "vote_enable_time_limit": "vote_time_limit"}
 QUEUE_KEY = "queue"
@@ -202,10 +205,8 @@ INT_CHOICES: dict[str, list[int]] = {
 
 INT_RANGES: dict[str, tuple[int, int]] = {
     "max_chat": (0, MAX_CHAT_LIMIT),
-    "session_priority": (0, SESSION_PRIORITY_LIMIT),
     "kpi_first_answer_time": (0, KPI_TIME_LIMIT),
     "kpi_further_answer_time": (0, KPI_TIME_LIMIT),
-    "auto_expire_time": (0, INT_LIMIT),
     "category_id": (0, INT_LIMIT),
 }
 

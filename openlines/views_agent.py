@@ -12,7 +12,6 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -23,7 +22,6 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from contactcenter.api import NON_FIELD, ApiError, api_view, is_id, json_body, query_text
 from contactcenter.models import EmployeeProfile
 from contactcenter.numbers import id_from_text
-from contactcenter.permissions import can
 from contactcenter.selectors import agent_availability, open_work_day
 from contactcenter.services import availability
 from contactcenter.services.agent_files import agent_attachments_from_json, file_limits_json
@@ -171,26 +169,14 @@ def _viewable(request: HttpRequest, session_id: int) -> Session:
 def _session_detail(request: HttpRequest, session: Session) -> dict[str, Any]:
     user = request.user
     row = selectors.workspace_session_row(session, user_id=_me(request))
-    relation = actions._relation(user, session)
-    may_join = can(user, "join", "perform", session)
     row.update(
         {
-            "relation": relation,
+            "relation": actions._relation(user, session),
             "confirm_close": session.line.confirm_close,
             "client": selectors.client_panel(session=session),
             # What the attach button takes on this channel (shown before sending, checked before uploading).
             "files": file_limits_json(session.chat.client.connector.kind),
-            "may": {
-                "answer": relation in ("offered", "operator") and session.wait_answer and not session.closed,
-                "write": relation in ("offered", "operator", "participant") and not session.closed,
-                "skip": relation in ("offered", "operator") and not session.closed,
-                "transfer": (relation == "operator" or may_join) and not session.closed,
-                "pin": relation == "operator" and not session.closed,
-                "spam": (relation == "operator" or may_join) and not session.closed,
-                "close": (relation == "operator" or may_join) and not session.closed,
-                "join": may_join and not relation and not session.closed,
-                "intercept": may_join and session.operator_id not in (None, user.pk) and not session.closed,
-            },
+            "may": actions.session_permissions(user, session),
         }
     )
     return row
@@ -317,7 +303,7 @@ def session_action(request: HttpRequest, session_id: int, action: str) -> HttpRe
 def transfer_targets(request: HttpRequest) -> HttpResponse:
     """Agents and lines a conversation can be transferred to, searchable by name."""
     query = query_text(request, "q")[:100]
-    users = get_user_model().objects.filter(is_active=True, is_staff=True).exclude(pk=_me(request))
+    users = actions.transfer_target_users().exclude(pk=_me(request))
     lines = OpenLine.objects.filter(active=True)
     if query:
         users = users.filter(

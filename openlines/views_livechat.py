@@ -186,6 +186,66 @@ def standalone(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "openlines/livechat_standalone.html", {"line": line})
 
 
+TRANSCRIPTS_PER_HOUR_PER_VISITOR = 5
+
+
+@csrf_exempt
+def visitor_transcript(request: HttpRequest, code: str) -> HttpResponse:
+    """POST {token}: e-mail the visitor their latest conversation (to the address they gave)."""
+    if request.method == "OPTIONS":
+        return _cors(HttpResponse(status=204))
+    if request.method != "POST":
+        return _json_error(405, {"__all__": [_("Use POST.")]})
+    line = OpenLine.objects.filter(code=code).first()
+    if line is None:
+        return _json_error(404, {"__all__": [_("No such line.")]})
+    try:
+        body = json.loads(request.body or b"{}")
+    except (UnicodeDecodeError, ValueError, RecursionError, RequestDataTooBig):
+        return _json_error(400, {"__all__": [_("The body is not valid JSON.")]})
+    token = body.get("token") if isinstance(body, dict) else None
+    visitor = livechat.visitor_from_token(line=line, token=token) if isinstance(token, str) else None
+    if visitor is None:
+        return _json_error(403, {"__all__": [_("Reload the page to start the chat again.")]})
+    if rate_limit_hit(
+        key=f"lc:transcript:{visitor.visitor_id}", limit=TRANSCRIPTS_PER_HOUR_PER_VISITOR, window_seconds=3600
+    ):
+        return _json_error(429, {"__all__": [_("Too many requests; try again later.")]})
+    try:
+        mail = livechat.livechat_transcript_request(line=line, visitor=visitor)
+    except ValidationError as error:
+        return _json_error(400, {k: [str(m) for m in v] for k, v in error.message_dict.items()})
+    return _cors(JsonResponse({"queued": True, "to": mail.to}, status=202))
+
+
+def agreement_page(request: HttpRequest, code: str) -> HttpResponse:
+    """The line's consent agreement, public, in the line's language (the link in the consent notice).
+
+    Opened from a client's personal link (`?c=`), it also records their acceptance (POST "I agree").
+    """
+    from django.utils import translation
+
+    from openlines.services.agreements import client_consent_record, consent_client_from_token
+
+    line = _line(code)
+    if not line.agreement_message or line.agreement is None:
+        raise Http404(_("This channel asks for no consent."))
+    token = (request.POST.get("c") if request.method == "POST" else request.GET.get("c")) or ""
+    client = consent_client_from_token(line=line, token=token) if token else None
+    if request.method == "POST":
+        if client is None:
+            return HttpResponse(_("This link is not valid."), status=400, content_type="text/plain")
+        client = client_consent_record(client=client, line=line)
+    elif request.method != "GET":
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    with translation.override(line.language_id):
+        return render(
+            request,
+            "openlines/agreement.html",
+            {"line": line, "agreement": line.agreement, "client": client, "token": token},
+        )
+
+
 def demo(request: HttpRequest) -> HttpResponse:
     """A sample host page embedding the widget with its one script tag (`?line=<code>` picks the line)."""
     code = request.GET.get("line", "").replace("\x00", "")  # no line code has one; the database refuses it

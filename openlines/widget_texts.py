@@ -39,6 +39,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "too_fast": "You are sending messages too quickly. Please wait a moment.",
         "file_too_large": "The file is too large.",
         "unavailable": "This chat is not available at the moment. Please contact us another way.",
+        "transcript_request": "E-mail me this conversation",
+        "transcript_sent": "We are sending the conversation to your e-mail.",
     },
     "cs": {
         "open": "Napište nám",
@@ -69,6 +71,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "too_fast": "Posíláte zprávy příliš rychle. Chvíli prosím počkejte.",
         "file_too_large": "Soubor je příliš velký.",
         "unavailable": "Tento chat teď není k dispozici. Kontaktujte nás prosím jinak.",
+        "transcript_request": "Poslat konverzaci e-mailem",
+        "transcript_sent": "Konverzaci posíláme na váš e-mail.",
     },
     "ru": {
         "open": "Напишите нам",
@@ -99,6 +103,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "too_fast": "Вы отправляете сообщения слишком часто. Подождите немного.",
         "file_too_large": "Файл слишком большой.",
         "unavailable": "Этот чат сейчас недоступен. Пожалуйста, свяжитесь с нами другим способом.",
+        "transcript_request": "Отправить переписку на e-mail",
+        "transcript_sent": "Мы отправляем переписку на ваш e-mail.",
     },
     "it": {
         "open": "Scrivici",
@@ -129,6 +135,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "too_fast": "Stai inviando messaggi troppo velocemente. Attendi un momento.",
         "file_too_large": "Il file è troppo grande.",
         "unavailable": "Questa chat non è disponibile al momento. Contattaci in un altro modo.",
+        "transcript_request": "Inviami la conversazione via e-mail",
+        "transcript_sent": "Stiamo inviando la conversazione al tuo indirizzo e-mail.",
     },
     "vi": {
         "open": "Trò chuyện với chúng tôi",
@@ -161,6 +169,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "unavailable": (
             "Cuộc trò chuyện này hiện không khả dụng. Vui lòng liên hệ với chúng tôi bằng cách khác."
         ),
+        "transcript_request": "Gửi cuộc trò chuyện này qua e-mail",
+        "transcript_sent": "Chúng tôi đang gửi cuộc trò chuyện đến e-mail của bạn.",
     },
     "pl": {
         "open": "Napisz do nas",
@@ -191,6 +201,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "too_fast": "Wysyłasz wiadomości zbyt szybko. Poczekaj chwilę.",
         "file_too_large": "Plik jest za duży.",
         "unavailable": "Ten czat jest obecnie niedostępny. Skontaktuj się z nami w inny sposób.",
+        "transcript_request": "Wyślij mi tę rozmowę e-mailem",
+        "transcript_sent": "Wysyłamy rozmowę na Twój adres e-mail.",
     },
 }
 

@@ -77,6 +77,13 @@ def no_task_left_by_another_test() -> None:
 
 
 @pytest.fixture(autouse=True)
+def stale_session_writes_raise(settings):
+    """A session written from a copy older than its row's last write fails the test (in production it is
+    logged): see `openlines.services.lifecycle.session_save`."""
+    settings.OPENLINES_STALE_SESSION_WRITES = "raise"
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """PBKDF2 at production strength costs ~0.3 s a login; tests do not need that protection."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -3,6 +3,8 @@ before routing so that `crm_forward` can send the conversation to the record's r
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from crm.models import Record, SessionCrmBinding
 from crm.selectors import ClientDetails, Match, binding_records, client_details, records_find
 from crm.services.records import (
@@ -42,9 +44,29 @@ def session_recognize(*, session: Session) -> SessionCrmBinding | None:
     if not session.line.crm:
         return None
     binding = binding_get_or_create(session)
-    details = client_details(session.chat.client)
+    client = session.chat.client
+    details = client_details(client)
+    if _form_filled_for(session, client.extra.get("livechat_form_at")):
+        # The live chat form filled in before this conversation started (`welcome_form_delay` off).
+        binding.form_filled = True
+        binding.save(update_fields=["form_filled"])
     conversation_details_apply(session=session, binding=binding, details=details)
     return binding
+
+
+def _form_filled_for(session: Session, filled_at: object) -> bool:
+    """Whether a contact form filled at `filled_at` (ISO) belongs to this new conversation: filled after
+    the chat's previous conversation ended (forms filled during one were applied to that one)."""
+    if not isinstance(filled_at, str):
+        return False
+    try:
+        moment = datetime.fromisoformat(filled_at)
+    except ValueError:
+        return False
+    previous = session.parent
+    if previous is None:
+        return True
+    return previous.date_close is not None and moment >= previous.date_close
 
 
 def conversation_details_apply(

@@ -274,18 +274,25 @@ def _chat_list_path() -> str:
     return reverse("kpi:chat_list")
 
 
+def conversation_path(session_id: int) -> str:
+    """The conversation in the chat list's side panel, relative to the site (for pages staff have open)."""
+    return f"{_chat_list_path()}?history={session_id}"
+
+
 def conversation_url(session_id: int) -> str:
-    return f"{settings.SITE_URL}{_chat_list_path()}?history={session_id}"
+    """The same for e-mails: absolute from `SITE_URL`, or the path when the site's address is not set."""
+    return f"{settings.SITE_URL}{conversation_path(session_id)}"
 
 
 def overdue_texts(*, clock: KpiClock, session: Session, operator: str) -> tuple[str, str]:
-    """The line's notification text with #OPERATOR# and #DIALOG# filled in: plain text and safe HTML."""
+    """The line's notification text with #OPERATOR# and #DIALOG# filled in: plain text (for e-mail, with
+    the absolute address) and safe HTML (for the workspace, with a link relative to the page's address)."""
     line = session.line
     key = "kpi_first_answer" if clock.kind == KpiClock.Kind.FIRST else "kpi_further_answer"
     template = line.client_text(key)
     url = conversation_url(session.pk)
     plain = template.replace("#OPERATOR#", operator).replace("#DIALOG#", url)
-    link = format_html('<a href="{}">#{}</a>', url, session.pk)
+    link = format_html('<a href="{}">#{}</a>', conversation_path(session.pk), session.pk)
     html = escape(template).replace("#OPERATOR#", escape(operator)).replace("#DIALOG#", link)
     return plain, html
 
@@ -374,7 +381,7 @@ def _overdue_notify_batch(clocks: list[KpiClock], now: datetime) -> None:
                 "kind": "kpi_overdue",
                 "text": plain,
                 "html": html,
-                "url": conversation_url(session.pk),
+                "url": conversation_path(session.pk),
                 "session_id": session.pk,
                 "clock": clock.kind,
             },

@@ -7,6 +7,7 @@ from typing import cast
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from contactcenter.permissions import can
@@ -19,12 +20,19 @@ AnyUser = AbstractBaseUser | AnonymousUser
 
 
 @transaction.atomic
-def session_head_vote(*, user: AnyUser, session_id: int, vote: int, comment: str = "") -> Session:
-    """Store the supervisor's rating and comment and tell the conversation's agent."""
+def session_head_vote(*, user: AnyUser, session_id: int, vote: int | None, comment: str = "") -> Session:
+    """Store the supervisor's rating and comment and tell the conversation's agent.
+
+    Stars, a comment, or both (reference §3.2): without `vote` the stars given before are kept.
+    """
     session = Session.objects.select_for_update().filter(pk=session_id).first()
     if session is None or not can(user, "vote_head", "perform", session):
         raise PermissionDenied(_("You may not rate this conversation."))
-    if not isinstance(vote, int) or not 1 <= vote <= 5:
+    if vote is None:
+        if not comment.strip():
+            raise ValidationError({"__all__": [_("Give a rating, write a comment, or both.")]})
+        vote = session.vote_head
+    elif not isinstance(vote, int) or not 1 <= vote <= 5:
         raise ValidationError({"vote_head": [_("Choose from one to five stars.")]})
     if len(comment) > COMMENT_MAX_LENGTH:
         raise ValidationError(
@@ -37,7 +45,9 @@ def session_head_vote(*, user: AnyUser, session_id: int, vote: int, comment: str
     changed_vote = session.vote_head != vote
     changed_comment = session.comment_head != comment
     # Only these two columns: the supervisor's note is not a state change of the conversation.
-    Session.objects.filter(pk=session.pk).update(vote_head=vote, comment_head=comment)
+    Session.objects.filter(pk=session.pk).update(
+        vote_head=vote, comment_head=comment, revision=F("revision") + 1
+    )
     session.vote_head, session.comment_head = vote, comment
     if session.operator_id and (changed_vote or changed_comment):
         who = user_display_name(cast(int, user.pk))

@@ -69,6 +69,74 @@ def session_can_view(user: User, session: Session) -> bool:
     )
 
 
+# --- Who may do what: the one place for each rule, used by the actions and by the pages and APIs that show
+# what a user may do (so a button is offered exactly when its action would be accepted).
+
+
+def transfer_target_users() -> Any:
+    """Who a conversation may be handed to (reference §2.4 "transfer"): active employees with staff access,
+    the people who can open the workspace and the conversation afterwards. Dismissed users (inactive),
+    clients, bots and connector users are never staff."""
+    return get_user_model().objects.filter(is_active=True, is_staff=True)
+
+
+def user_may_take_transfer(user_id: int) -> bool:
+    return bool(transfer_target_users().filter(pk=user_id).exists())
+
+
+def may_answer(relation: str, session: Session) -> bool:
+    return relation in ("offered", "operator") and session.wait_answer and not session.closed
+
+
+def may_write(relation: str, session: Session) -> bool:
+    if session.closed or relation not in ("offered", "operator", "participant"):
+        return False
+    bot_talking = session.bot_id is not None and session.bot_started_at is not None
+    return not bot_talking or relation == "participant"
+
+
+def may_skip(relation: str, session: Session) -> bool:
+    return relation in ("offered", "operator") and not session.closed
+
+
+def may_pin(relation: str, session: Session) -> bool:
+    return relation == "operator" and not session.closed
+
+
+def may_manage(user: User, relation: str, session: Session) -> bool:
+    """Transfer, mark as spam, close: the conversation's agent, or whoever may join it."""
+    return not session.closed and (relation == "operator" or can(user, "join", "perform", session))
+
+
+def may_join(user: User, relation: str, session: Session) -> bool:
+    return not session.closed and not relation and can(user, "join", "perform", session)
+
+
+def may_intercept(user: User, session: Session) -> bool:
+    return (
+        not session.closed
+        and session.operator_id not in (None, user.pk)
+        and can(user, "join", "perform", session)
+    )
+
+
+def session_permissions(user: User, session: Session) -> dict[str, bool]:
+    """What `user` may do with `session` now, by the same rules the actions apply."""
+    relation = _relation(user, session)
+    manage = may_manage(user, relation, session)
+    return {
+        "answer": may_answer(relation, session),
+        "write": may_write(relation, session),
+        "skip": may_skip(relation, session),
+        "transfer": manage,
+        "pin": may_pin(relation, session),
+        "spam": manage,
+        "close": manage,
+        "join": may_join(user, relation, session),
+        "intercept": may_intercept(user, session),
+    }
+
+
 def session_for_user(user: User, session_id: int) -> Session:
     """The session, locked, if the user may see it (404 semantics otherwise are the caller's)."""
     session = lifecycle.session_lock(session_id)
@@ -100,7 +168,7 @@ def session_answer(*, user: User, session_id: int, at: datetime | None = None) -
     if not session_can_view(user, session):
         raise PermissionDenied(_("You cannot see this conversation."))
     _open(session)
-    if relation not in ("operator", "offered"):
+    if not may_answer(relation, session):
         raise PermissionDenied(_("This conversation was not offered to you."))
     lifecycle.session_accept(session, user_id=_uid(user), at=at)
     lifecycle.system_message(
@@ -141,8 +209,7 @@ def session_skip(*, user: User, session_id: int, at: datetime | None = None) -> 
     at = at or timezone.now()
     session = session_for_user(user, session_id)
     _open(session)
-    relation = _relation(user, session)
-    if relation not in ("operator", "offered"):
+    if not may_skip(_relation(user, session), session):
         raise PermissionDenied(_("This conversation is not yours to skip."))
     line = routing.line_lock(session.line_id)
     session.line = line
@@ -168,6 +235,7 @@ def session_skip(*, user: User, session_id: int, at: datetime | None = None) -> 
     if not choice.user_ids:
         # Everyone else reached a limit on another line in the meantime: the client waits in the queue.
         lifecycle.session_unassign(session, at=at, undistributed=True)
+        lifecycle.system_message(session, "no_agents_available", internal=True)
         return session
     Transfer.objects.create(
         session=session,
@@ -197,15 +265,14 @@ def session_transfer(
         raise ValidationError(_("Transfer to exactly one of an agent or a line."))
     session = session_for_user(user, session_id)
     _open(session)
-    if _relation(user, session) != "operator" and not can(user, "join", "perform", session):
+    if not may_manage(user, _relation(user, session), session):
         raise PermissionDenied(_("Only the conversation's agent can transfer it."))
     from_line = session.line
     previous = session.operator_id
     if to_user_id is not None:
         if to_user_id == _uid(user):
             raise ValidationError({"user": [_("You cannot transfer a conversation to yourself.")]})
-        target = get_user_model().objects.filter(pk=to_user_id, is_active=True).first()
-        if target is None:
+        if not user_may_take_transfer(to_user_id):
             raise ValidationError({"user": [_("No active employee with this id.")]})
         session.wait_answer = True
         session._manual_transfer = True  # type: ignore[attr-defined]
@@ -282,7 +349,7 @@ def session_join(*, user: User, session_id: int) -> Session:
 def session_pin(*, user: User, session_id: int, pinned: bool, at: datetime | None = None) -> Session:
     session = session_for_user(user, session_id)
     _open(session)
-    if _relation(user, session) != "operator":
+    if not may_pin(_relation(user, session), session):
         raise PermissionDenied(_("Only the conversation's agent can pin it."))
     if session.pause == pinned:
         raise ActionRefused(
@@ -296,7 +363,7 @@ def session_pin(*, user: User, session_id: int, pinned: bool, at: datetime | Non
 def session_spam(*, user: User, session_id: int, at: datetime | None = None) -> Session:
     session = session_for_user(user, session_id)
     _open(session)
-    if _relation(user, session) != "operator" and not can(user, "join", "perform", session):
+    if not may_manage(user, _relation(user, session), session):
         raise PermissionDenied(_("Only the conversation's agent can mark it as spam."))
     session.spam = True
     lifecycle.session_close(session, at=at or timezone.now(), status=SessionStatus.SPAM)
@@ -313,8 +380,9 @@ def session_close(
     at = at or timezone.now()
     session = session_for_user(user, session_id)
     _open(session)
-    own = _relation(user, session) == "operator"
-    if not own and not can(user, "join", "perform", session):
+    relation = _relation(user, session)
+    own = relation == "operator"
+    if not may_manage(user, relation, session):
         raise PermissionDenied(_("You may not close this conversation."))
     if session.line.confirm_close and not confirmed:
         raise ActionRefused(_("This line asks you to confirm before closing the conversation."))

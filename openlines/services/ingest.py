@@ -288,8 +288,8 @@ def session_start_automations(session: Session, *, at: datetime) -> None:
         return
     client = session.chat.client
     session.worktime = line_is_working(line=line, at=at)
-    if line.agreement_message and session.is_first and client.consent_at is None:
-        lifecycle.client_text_message(session, "agreement_notice")
+    if line.agreement_message and line.agreement_id and session.is_first and client.consent_at is None:
+        consent_notice_send(session, client)
     lifecycle.deadline_set(session, DeadlineKind.NO_ANSWER, at + _seconds(line.no_answer_time))
     if bots.bot_should_join(session):
         bots.bot_join(session, at=at)
@@ -298,6 +298,27 @@ def session_start_automations(session: Session, *, at: datetime) -> None:
         lifecycle.client_text_message(session, "welcome")
     routing.session_route_new(session, at=at)
     off_hours_reply(session)
+
+
+def consent_notice_send(session: Session, client: Client) -> None:
+    """The consent notice (reference §1.5) with a personal link to the agreement's page, where the client
+    can read it in the line's language and accept it; writing on also counts (the notice says so)."""
+    from openlines.services.agreements import agreement_url
+
+    lifecycle.system_message(
+        session, "agreement_notice", agreement=agreement_url(line=session.line, client=client)
+    )
+    client.extra = {**client.extra, "consent_notice_at": timezone.now().isoformat()}
+    client.save(update_fields=["extra"])
+
+
+def consent_by_writing_on(session: Session, *, at: datetime) -> None:
+    """A message after the notice ("by continuing this conversation you agree") records the consent."""
+    client = session.chat.client
+    if client.consent_at is None and session.line.agreement_message and client.extra.get("consent_notice_at"):
+        from openlines.services.agreements import client_consent_record
+
+        client_consent_record(client=client, line=session.line, at=at)
 
 
 def off_hours_reply(session: Session) -> None:
@@ -326,11 +347,12 @@ def _continue(session: Session, message: Message, *, at: datetime, operator_avai
         lifecycle.session_on_client_message(session, at=at)
         bots.bot_on_client_message(session, message, at=at)
         return
+    consent_by_writing_on(session, at=at)
     was_waiting = session.undistributed
     lifecycle.session_on_client_message(session, at=at)
     if session.undistributed and not was_waiting:
         # A conversation closed before anyone accepted it is back in the queue.
-        routing.line_distribute(session.line_id, at=at)
+        routing.line_distribute(session.line_id, at=at, current=session)
         return
     if session.operator_id is not None and not session.pause:
         line = session.line
@@ -339,7 +361,7 @@ def _continue(session: Session, message: Message, *, at: datetime, operator_avai
             name = lifecycle.user_display_name(session.operator_id)
             lifecycle.session_return_to_queue(session, at=at, undistributed=True)
             lifecycle.system_message(session, "agent_unavailable", internal=True, user=name)
-            routing.line_distribute(line.pk, at=at)
+            routing.line_distribute(line.pk, at=at, current=session)
 
 
 def _seconds(value: int) -> Any:

@@ -7,11 +7,14 @@ checks permissions; `openlines.services.actions` does that before calling in.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import F
 from django.utils import timezone
 
 from openlines import signals
@@ -25,7 +28,11 @@ from openlines.session_models import (
     SessionDeadline,
     SessionOffer,
     SessionStatus,
+    StaleSessionWrite,
+    TranscriptMail,
 )
+
+logger = logging.getLogger(__name__)
 
 # `queue_time` is ignored in "to everybody" mode and when not positive (reference §4.3).
 ALL_MODE_RECHECK_SECONDS = 3600
@@ -265,10 +272,35 @@ def session_unassign(session: Session, *, at: datetime, undistributed: bool) -> 
     session_save(session)
 
 
+_ATTNAMES = {f.name: f.attname for f in Session._meta.concrete_fields}
+
+
 def session_save(session: Session) -> None:
+    """Write what this copy changed, and only that, to the session's row.
+
+    The row's `revision` must still be the one this copy read: otherwise another copy (loaded by routing,
+    say, in the same transaction) wrote in between and this one decided on old values. That is a bug; in
+    tests (`OPENLINES_STALE_SESSION_WRITES = "raise"`) it raises, in production it is logged and the
+    changed fields are still written (the others keep the newer write).
+    """
     session.modified_at = timezone.now()
     previous = session.saved_operator_id
-    session.save()
+    fields = [name for name in session.changed_fields() if name != "revision"]
+    values = {name: getattr(session, _ATTNAMES[name]) for name in fields}
+    rows = Session.objects.filter(pk=session.pk, revision=session.revision)
+    if not rows.update(**values, revision=F("revision") + 1):
+        stale = (
+            f"session {session.pk}: a copy of revision {session.revision} wrote {sorted(fields)} over a "
+            "newer write"
+        )
+        if getattr(settings, "OPENLINES_STALE_SESSION_WRITES", "log") == "raise":
+            raise StaleSessionWrite(stale)
+        logger.error(stale)
+        Session.objects.filter(pk=session.pk).update(**values, revision=F("revision") + 1)
+        session.revision = Session.objects.values_list("revision", flat=True).get(pk=session.pk)
+    else:
+        session.revision += 1
+    session.mark_stored()
     if previous != session.operator_id:
         signals.session_operator_changed.send(
             sender=Session,
@@ -455,6 +487,10 @@ def session_close(session: Session, *, at: datetime, status: SessionStatus = Ses
     session_save(session)
     signals.session_closed.send(sender=Session, session=session)
     event_publish(type="session.closed", session=session, payload={"status": status}, for_client=True)
+    if status == SessionStatus.CLOSE:
+        from openlines.services.transcripts import transcript_mail_queue
+
+        transcript_mail_queue(session=session, reason=TranscriptMail.Reason.CLOSED)
 
 
 def session_reopen_for_rating(session: Session, *, at: datetime) -> None:

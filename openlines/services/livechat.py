@@ -22,11 +22,12 @@ from django.utils.translation import gettext as _
 from contactcenter.connectors.kinds import ConnectorKind
 from contactcenter.models import Connector
 from contactcenter.text import text_accept, text_clean
+from openlines import signals
 from openlines.models import OpenLine
 from openlines.services import ratings
 from openlines.services.actions import MAX_MESSAGE_LENGTH, typing_publish
 from openlines.services.ingest import InboundClient, InboundMessage, IngestResult, message_ingest
-from openlines.session_models import Chat, Client, Message, Session
+from openlines.session_models import Chat, Client, Message, Session, TranscriptMail
 
 TOKEN_SALT = "openlines.livechat.visitor"  # noqa: S105 (a signing salt, not a secret)
 TOKEN_MAX_AGE = 365 * 24 * 3600
@@ -191,6 +192,12 @@ def livechat_message_receive(
         if current is None or current.pk != connector.pk:
             raise LivechatUnavailable(line)
         connector = _refuse_unless_open(line, current)
+    if line.agreement_message and line.agreement_id:
+        # The widget asks for consent before the first message (reference §1.5): without it nothing is
+        # stored and the conversation never reaches an agent.
+        client = visitor_client(line=line, visitor=visitor)
+        if client is None or client.consent_at is None:
+            raise ValidationError({"consent": [_("Please accept the agreement before writing.")]})
     result = message_ingest(
         connector=connector or livechat_connector_for(line),
         client=InboundClient(external_id=visitor.visitor_id),
@@ -211,12 +218,11 @@ def livechat_message_receive(
 
 @transaction.atomic
 def livechat_consent_give(*, line: OpenLine, visitor: Visitor) -> Client:
+    from openlines.services.agreements import client_consent_record
+
     client = visitor_client(line=line, visitor=visitor, create=True)
     assert client is not None
-    if client.consent_at is None:
-        client.consent_at = timezone.now()
-        client.save(update_fields=["consent_at"])
-    return client
+    return client_consent_record(client=client, line=line)
 
 
 @transaction.atomic
@@ -249,7 +255,35 @@ def livechat_contact_save(*, line: OpenLine, visitor: Visitor, name: str, email:
             changed.append(field)
     client.extra = {**client.extra, "livechat_form_at": timezone.now().isoformat()}
     client.save(update_fields=[*changed, "extra"])
+    open_session = (
+        Session.objects.select_related("line")
+        .filter(chat__client=client, chat__line=line, closed=False)
+        .order_by("-id")
+        .first()
+    )
+    if open_session is not None:
+        # Filled during the conversation (by default the form shows after the first message): the CRM
+        # updates or creates its records now (before the first message, recognition reads the client).
+        signals.contact_form_filled.send(
+            sender=Session, session=open_session, name=name, phone=phone, email=email
+        )
     return client
+
+
+@transaction.atomic
+def livechat_transcript_request(*, line: OpenLine, visitor: Visitor) -> TranscriptMail:
+    """The visitor asks for their latest conversation by e-mail (reference §1.10 "Save message log")."""
+    from openlines.services.transcripts import transcript_request
+
+    chat = visitor_chat(line=line, visitor=visitor)
+    session = (
+        Session.objects.select_related("line", "chat__client").filter(chat=chat).order_by("-id").first()
+        if chat is not None
+        else None
+    )
+    if session is None:
+        raise ValidationError({"__all__": [_("There is no conversation to send yet.")]})
+    return transcript_request(session=session)
 
 
 @transaction.atomic

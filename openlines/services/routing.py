@@ -289,7 +289,7 @@ def session_route_new(session: Session, *, at: datetime) -> None:
         return
     session.undistributed = True
     lifecycle.session_save(session)
-    line_distribute(session.line_id, at=at, announce_position_of=session.pk)
+    line_distribute(session.line_id, at=at, announce_position_of=session.pk, current=session)
 
 
 def line_distribute(
@@ -298,8 +298,13 @@ def line_distribute(
     at: datetime | None = None,
     limit: int = REDISTRIBUTE_BATCH,
     announce_position_of: int | None = None,
+    current: Session | None = None,
 ) -> int:
-    """Offer the line's waiting sessions to eligible agents, first come first served. Returns how many."""
+    """Offer the line's waiting sessions to eligible agents, first come first served. Returns how many.
+
+    `current`: the caller's copy of one of the waiting sessions (locked by the caller). Routing then works
+    on that copy, so the caller still holds the session as stored afterwards, not one a write made stale.
+    """
     at = at or timezone.now()
     waiting = Session.objects.filter(line_id=line_id, closed=False, undistributed=True)
     if announce_position_of is None and not waiting.exists():
@@ -311,7 +316,10 @@ def line_distribute(
         routed = 0
         waiting = Session.objects.filter(line=line, closed=False, undistributed=True).order_by("id")
         # Not select_related("line"): each row would repeat the line's 78 columns; they get the locked one.
-        candidates = list(waiting.select_related("chat__client")[:limit])
+        candidates = [
+            current if current is not None and session.pk == current.pk else session
+            for session in waiting.select_related("chat__client")[:limit]
+        ]
         for session in candidates:
             session.line = line
         still_waiting: list[Session] = []
@@ -386,6 +394,7 @@ def session_forward(session: Session, *, at: datetime) -> None:
             lifecycle.session_assign(session, user_ids=keep, at=at)
         else:
             lifecycle.session_return_to_queue(session, at=at, undistributed=True)
+            lifecycle.system_message(session, "no_agents_available", internal=True)
         return
     if previous and choice.user_ids != [previous]:
         Transfer.objects.create(
@@ -450,7 +459,7 @@ def agent_became_available(user_id: int) -> None:
             offered = (
                 # Offers out to everybody, not sessions a single agent holds (left from before the line
                 # switched to "to everybody", or transferred to someone), nor ones being closed before
-                # anyone accepted them (nobody is to take those).
+                # anyone accepted them (nobody is to take those), nor ones a welcome bot is talking to.
                 Session.objects.filter(
                     line=line,
                     closed=False,
@@ -459,6 +468,8 @@ def agent_became_available(user_id: int) -> None:
                     undistributed=False,
                     pause=False,
                     operator=None,
+                    # A welcome bot holds it until it hands over: nobody is offered it meanwhile.
+                    bot_started_at=None,
                 )
                 .exclude(offers__user_id=user_id)
                 .order_by("id")[:RETURNING_AGENT_OFFERS]
@@ -490,6 +501,7 @@ def agent_recall(user_id: int, *, reason: Unavailability | str, line_ids: Sequen
     if not everything:
         sessions = sessions.filter(status__lt=SessionStatus.OPERATOR, pause=False)
     recalled = 0
+    returned: list[int] = []
     touched_lines: set[int] = set()
     now = timezone.now()
     for session_id, line_id in sessions.values_list("id", "line_id").distinct():
@@ -502,6 +514,7 @@ def agent_recall(user_id: int, *, reason: Unavailability | str, line_ids: Sequen
                 continue
             if session.operator_id == user_id:
                 lifecycle.session_return_to_queue(session, at=now, undistributed=True)
+                returned.append(session_id)
                 Transfer.objects.create(
                     session=session,
                     mode=Transfer.Mode.AUTO,
@@ -515,11 +528,25 @@ def agent_recall(user_id: int, *, reason: Unavailability | str, line_ids: Sequen
                 lifecycle.event_publish(type="offer.withdrawn", session=session, users=[user_id], payload={})
                 if not session.offers.exists() and session.operator_id is None:
                     lifecycle.session_unassign(session, at=now, undistributed=True)
+                    returned.append(session_id)
             recalled += 1
             touched_lines.add(line_id)
     for line_id in touched_lines:
         line_distribute(line_id)
+    if returned:
+        _note_still_waiting(returned)
     return recalled
+
+
+def _note_still_waiting(session_ids: list[int]) -> None:
+    """Sessions taken back from an agent that nobody else could take: the agents see why they wait."""
+    for session_id in Session.objects.filter(
+        pk__in=session_ids, closed=False, undistributed=True
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            session = lifecycle.session_lock(session_id)
+            if session.undistributed and not session.closed:
+                lifecycle.system_message(session, "no_agents_available", internal=True)
 
 
 def agent_back_below_global_cap(user_id: int, *, lost: int) -> None:

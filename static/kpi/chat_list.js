@@ -77,7 +77,7 @@
           const row = document.querySelector(`tr[data-session="${data.id}"]`);
           if (row) {
             const stars = row.querySelector(".kpi-stars");
-            if (stars) { stars.dataset.value = data.vote_head; stars.textContent = data.vote_head + " ★"; }
+            if (stars) { stars.dataset.value = data.vote_head; stars.textContent = data.vote_head ? data.vote_head + " ★" : ""; }
             const comment = row.querySelector("td[data-column=comment_head]");
             if (comment) comment.textContent = data.comment_head.length > 80 ? data.comment_head.slice(0, 79) + "…" : data.comment_head;
           }

@@ -101,7 +101,10 @@
   composer.appendChild(fileInput);
   composer.appendChild(input);
   composer.appendChild(sendBtn);
-  [header, list, typingLine, status, consentBox, formBox, rateBox, composer].forEach(function (n) { panel.appendChild(n); });
+  var transcriptBtn = el("button", "transcript");
+  transcriptBtn.type = "button";
+  transcriptBtn.hidden = true;
+  [header, list, typingLine, status, consentBox, formBox, rateBox, composer, transcriptBtn].forEach(function (n) { panel.appendChild(n); });
   list.appendChild(welcome);
   if (!INLINE) { root.appendChild(launcher); }
   root.appendChild(panel);
@@ -305,6 +308,7 @@
       var pending = list.querySelector('[data-client-id="' + CSS.escape(msg.client_id || "") + '"].pending');
       if (pending) { pending.classList.remove("pending"); var meta = pending.querySelector(".meta"); if (meta) { meta.remove(); } }
       if (!state.has_written) { state.has_written = true; showForm(formWanted()); }
+      transcriptBtn.hidden = false;
     } else if (msg.type === "resync") {
       var fresh = (msg.events || []).filter(handleEvent).length;
       // Capped answer: ask again from the new cursor (unless it brought nothing new: no progress).
@@ -433,6 +437,8 @@
       sendBtn.textContent = S.send;
       attachBtn.title = S.attach;
       attachBtn.setAttribute("aria-label", S.attach);
+      transcriptBtn.textContent = S.transcript_request;
+      transcriptBtn.hidden = !state.has_written;
       welcome.textContent = config.welcome || "";
       welcome.hidden = !config.welcome;
       identity(state.agent);
@@ -489,6 +495,16 @@
       .then(function (res) {
         if (!res.ok) { setStatus(Object.values(res.data.errors || {}).flat().join(" ")); return; }
         submitMessage("", [{ token: res.data.token, file: res.data }]);
+      })
+      .catch(function () { setStatus(S.offline); });
+  });
+  transcriptBtn.addEventListener("click", function () {
+    fetch(BASE + "/livechat/" + encodeURIComponent(LINE) + "/transcript/", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: token })
+    })
+      .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, data: d }; }); })
+      .then(function (res) {
+        setStatus(res.ok ? S.transcript_sent : Object.values(res.data.errors || {}).flat().join(" "));
       })
       .catch(function () { setStatus(S.offline); });
   });

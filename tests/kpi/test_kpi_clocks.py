@@ -87,8 +87,9 @@ def test_notification_text_names_the_agent_and_links_the_conversation(
     url = f"https://cc.example.com/chats/?history={session.pk}"
     name = reload(session).operator.first_name  # whoever holds it now (the queue may have forwarded it)
     assert event.payload["text"] == f"{name} is late in {url}!"
-    assert event.payload["url"] == url
-    assert f'<a href="{url}">#{session.pk}</a>' in event.payload["html"]
+    # The workspace's link is relative: it opens at the address the page was loaded from.
+    assert event.payload["url"] == f"/chats/?history={session.pk}"
+    assert f'<a href="/chats/?history={session.pk}">#{session.pk}</a>' in event.payload["html"]
     clock.set(REAL_NOW())  # django-q's database broker only hands out tasks queued in its past
     run_pending_tasks()
     [email] = mail.outbox
@@ -124,6 +125,21 @@ def test_the_e_mail_of_a_breach_noticed_while_the_task_queue_is_down_is_sent_lat
     [email] = mail.outbox
     assert email.to == ["boss@example.com"]
     assert not OutboxTask.objects.exists()
+
+
+def test_dialog_link_is_never_a_made_up_localhost_address(clock, kpi_write, write, agents, supervisor):
+    """Without SITE_URL (the default) the link is the path on this site, not http://localhost:8000/..."""
+    kpi_write()
+    session = write("Hello?").session
+    clock.advance(61)
+    [event] = overdue_events(supervisor)
+    path = f"/chats/?history={session.pk}"
+    assert "localhost" not in str(event.payload)
+    assert event.payload["text"].endswith(path) and event.payload["url"] == path
+    clock.set(REAL_NOW())
+    run_pending_tasks()
+    [email] = mail.outbox
+    assert "localhost" not in email.body and email.body.endswith(path)
 
 
 def test_notification_html_escapes_what_users_typed(clock, kpi_write, write, agents, supervisor):

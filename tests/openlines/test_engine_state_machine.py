@@ -37,7 +37,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from contactcenter.models import Connector, Department, EmployeeProfile
 from contactcenter.services import availability
 from contactcenter.timers import run_due_timers
-from openlines.models import OpenLine, QueueMember
+from crm.models import Company, Contact, Deal, Lead
+from openlines.models import Agreement, ChatBot, OpenLine, QueueMember
 from openlines.services import actions, lifecycle, routing
 from openlines.services.ingest import InboundClient, InboundMessage, message_ingest
 from openlines.services.lines import line_update
@@ -77,6 +78,26 @@ LINE_SETTINGS: dict[str, list[Any]] = {
     "no_answer_rule": [OpenLine.Rule.NONE, OpenLine.Rule.TEXT],
     "close_rule": [OpenLine.Rule.NONE, OpenLine.Rule.TEXT],
     "vote_message": [True, False],
+    # The automations that run around routing (issue 17: the off-hours reply once undid routing's write).
+    "worktime_enable": [False, True],
+    "worktime_dayoff_rule": [OpenLine.Rule.NONE, OpenLine.Rule.TEXT],
+    "agreement_message": [False, True],
+    "welcome_bot_enable": [False, True],
+    "welcome_bot_time": [0, 60, 600],
+    "crm": [True, False],
+    "crm_forward": [True, False],
+}
+# A scripted welcome bot: "1" hands over to an agent, "2" closes the conversation, anything else is answered
+# with the menu again (the client's "0" always reaches an agent).
+BOT_SCRIPT = {
+    "start": "menu",
+    "free_text": "stay",
+    "nodes": {
+        "menu": {
+            "text": "Hi, I am the bot.",
+            "buttons": [{"label": "Agent", "action": "operator"}, {"label": "Bye", "action": "close"}],
+        }
+    },
 }
 # NO_SHRINK=1 skips shrinking when exploring: a failure then prints its (unshrunk) steps at once.
 DEBUG_SETTINGS = {"phases": [Phase.generate]} if os.environ.get("NO_SHRINK") else {}
@@ -181,6 +202,10 @@ def reset_database() -> None:
     Connector.objects.all().delete()
     Department.objects.all().delete()
     get_user_model().objects.all().delete()  # cascades: profiles, presence, work days, absences
+    for model in (Deal, Lead, Contact, Company):  # the CRM records the conversations made
+        model.objects.all().delete()
+    ChatBot.objects.all().delete()
+    Agreement.objects.all().delete()
 
 
 class EngineMachine(RuleBasedStateMachine):
@@ -203,9 +228,14 @@ class EngineMachine(RuleBasedStateMachine):
         queue_types=st.tuples(*[st.sampled_from(LINE_SETTINGS["queue_type"])] * 2),
         max_chats=st.tuples(*[st.sampled_from(LINE_SETTINGS["max_chat"])] * 2),
         check_available=st.tuples(st.booleans(), st.booleans()),
+        automations=st.tuples(st.booleans(), st.booleans()),
     )
     def setup(
-        self, queue_types: tuple[str, str], max_chats: tuple[int, int], check_available: tuple[bool, bool]
+        self,
+        queue_types: tuple[str, str],
+        max_chats: tuple[int, int],
+        check_available: tuple[bool, bool],
+        automations: tuple[bool, bool],
     ) -> None:
         User = get_user_model()
         self.agent_ids: list[int] = []
@@ -220,13 +250,26 @@ class EngineMachine(RuleBasedStateMachine):
         self.department = Department.objects.create(name="Second line")
         self.lines: list[OpenLine] = []
         self.connectors: list[Connector] = []
+        bot = ChatBot.objects.create(name="Greeter", script=BOT_SCRIPT)
+        agreement = Agreement.objects.create(title="Privacy", text="We keep your data safe.")
         for index in range(2):
+            on = automations[index]
             line = OpenLine.objects.create(
                 line_name=f"Line {index}",
                 language_id="en",
                 queue_type=queue_types[index],
                 max_chat=max_chats[index],
                 check_available=check_available[index],
+                # Working hours 9:00-18:30 UTC from Monday 9:00: the clock leaves and re-enters them.
+                worktime_enable=on,
+                worktime_timezone="UTC",
+                worktime_dayoff_rule=OpenLine.Rule.TEXT if on else OpenLine.Rule.NONE,
+                agreement_message=on,
+                agreement=agreement,
+                welcome_bot_enable=on,
+                welcome_bot=bot,
+                welcome_bot_time=60,
+                crm_forward=on,
             )
             self.lines.append(line)
             self.connectors.append(Connector.objects.create(kind="rest", line=line, name=f"REST {index}"))
@@ -273,7 +316,7 @@ class EngineMachine(RuleBasedStateMachine):
         line=st.integers(0, 1),
         returning=st.booleans(),
         client=st.integers(0, CLIENTS_PER_LINE - 1),
-        text=st.sampled_from(["Hello", "Hello", "1", "0", "Any news?"]),
+        text=st.sampled_from(["Hello", "Hello", "1", "0", "2", "Any news?"]),
     )
     def client_writes(self, line: int, returning: bool, client: int, text: str) -> None:
         used = self.clients_used.get(line, 0)

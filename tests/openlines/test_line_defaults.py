@@ -46,7 +46,6 @@ REFERENCE_DEFAULTS = {
     "full_close_time": 10,
     "auto_close_time": 14400,
     "auto_close_rule": "none",
-    "auto_expire_time": 86400,
     "watch_typing": True,
     "vote_message": True,
     "vote_before_finish": True,

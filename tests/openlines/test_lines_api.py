@@ -242,7 +242,9 @@ INVALID = [
         {"queue_type": "evenly", "limit_max_chat": True, "max_chat": 0},
         "max_chat",
     ),
-    ("session_priority_above_a_day", {"session_priority": 86401}, "session_priority"),
+    # Not a setting (it has no effect, docs/line-settings.md): an unknown field.
+    ("session_priority_is_no_setting", {"session_priority": 0}, "session_priority"),
+    ("auto_expire_time_is_no_setting", {"auto_expire_time": 86400}, "auto_expire_time"),
     ("kpi_first_time_above_a_week", {"kpi_first_answer_time": 7 * 86400 + 1}, "kpi_first_answer_time"),
     ("kpi_further_time_above_a_week", {"kpi_further_answer_time": 7 * 86400 + 1}, "kpi_further_answer_time"),
     ("boolean_not_a_boolean", {"check_available": "maybe"}, "check_available"),

@@ -74,7 +74,10 @@ def test_inactive_line_answers_and_closes_at_once(write, line):
 
 
 def test_consent_notice_on_the_first_session(write, line):
+    from openlines.models import Agreement
+
     line.agreement_message = True
+    line.agreement = Agreement.objects.create(title="Privacy", text="We keep your data safe.")  # required
     line.save()
     session = write("Hi").session
     assert any("personal data" in t for t in texts(session, internal=False))
