@@ -51,8 +51,10 @@ def agreement_path(*, line: OpenLine, client: Client | None = None) -> str:
 
 
 def agreement_url(*, line: OpenLine, client: Client | None = None) -> str:
-    """`agreement_path` made absolute with `SITE_URL` (the path alone when the site's address is not set)."""
-    return f"{settings.SITE_URL}{agreement_path(line=line, client=client)}"
+    """`agreement_path` made absolute with `SITE_URL`, else the channels' public address
+    (`CONNECTORS_PUBLIC_URL`); the path alone when neither is set."""
+    base = settings.SITE_URL or settings.CONNECTORS_PUBLIC_URL
+    return f"{base}{agreement_path(line=line, client=client)}"
 
 
 def consent_client_from_token(*, line: OpenLine, token: str) -> Client | None:

@@ -76,7 +76,6 @@ def test_the_no_answer_text_reaches_the_client_once_when_nobody_answers_in_time(
     assert api(agents[0]).session(waiting)["status"] < 40
 
 
-@pytest.mark.skip(reason="issue 17 item 1, fixed on branch engine")
 def test_off_hours_text_and_the_enquiry_is_still_routed_and_forwarded(line, integrator, agents, api, clock):
     """§1.4 / §4.3 off-hours: the text once, and the enquiry is queued and forwarded as any other."""
     configure(

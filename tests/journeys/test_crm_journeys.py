@@ -136,7 +136,6 @@ def test_deal_mode_creates_a_contact_and_a_deal_and_reuses_the_open_deal(line, i
     assert {link["type"]: link["id"] for link in crm_links(holder, again)}["deal"] == links["deal"]
 
 
-@pytest.mark.skip(reason="issue 17 item 6 (same display name), fixed on branch engine")
 def test_two_clients_with_the_same_display_name_are_not_bound_to_one_lead(line, integrator, agents, api):
     """§6.1 search by name must not bind two different messenger clients to one lead (docs/crm.md)."""
     configure(line, crm=True, crm_create="lead", crm_forward=True)
@@ -147,7 +146,6 @@ def test_two_clients_with_the_same_display_name_are_not_bound_to_one_lead(line, 
     assert crm_links(a1, first)[0]["id"] != crm_links(holder, second)[0]["id"]
 
 
-@pytest.mark.skip(reason="issue 17 item 2, fixed on branch engine")
 async def test_the_live_chat_form_filled_after_the_first_message_reaches_the_crm(line, agents):
     """§1.6 USE_WELCOME_FORM with WELCOME_FORM_DELAY=Y: the form comes after the first message; what the
     visitor fills in updates or creates the CRM records."""
