@@ -338,3 +338,6 @@ def _static_headers_add(headers: Any, path: str, url: str) -> None:
 
 
 WHITENOISE_ADD_HEADERS_FUNCTION = _static_headers_add
+
+# GET /metrics (Prometheus text) answers scrapers sending `Authorization: Bearer <METRICS_TOKEN>`; unset: off.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
