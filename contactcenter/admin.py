@@ -8,10 +8,12 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from contactcenter.models import Absence, Department, EmployeeProfile, Presence, WorkDay, WorkDayEvent
 from contactcenter.services.availability import user_dismiss, user_reinstate
+from contactcenter.version import VERSION
 
 User = get_user_model()
 
@@ -134,7 +136,9 @@ class PresenceAdmin(admin.ModelAdmin):
         return False
 
 
-admin.site.site_header = _("Contact center administration")
+admin.site.site_header = format_lazy(
+    "{} · {} {}", _("Contact center administration"), _("version"), VERSION
+)
 admin.site.site_title = _("Contact center")
 
 from contactcenter import admin_access  # noqa: E402, F401  (access roles and API tokens)

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP (with static files) and websockets, in both runtime modes."""
+"""ASGI entry point: HTTP (static files through whitenoise's middleware) and websockets, in both modes."""
 
 import os
 
@@ -9,13 +9,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from contactcenter.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        "http": django_asgi_app,
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )

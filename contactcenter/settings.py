@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import environ
 
@@ -339,3 +339,46 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# --- Packaging and operations (issue 24) --------------------------------------------------------------
+# Whether SITE_URL was configured: when it was not, `serve` puts the address it listens on into SITE_URL
+# so that links in notifications are absolute and point at the running server.
+SITE_URL_SET = bool(env.str("SITE_URL", default=""))
+
+# Every request gets an id (X-Request-ID), on its response and on the log records written meanwhile.
+MIDDLEWARE.insert(0, "contactcenter.logs.RequestIdMiddleware")
+# LOG_FORMAT: "plain" (default, for people) or "json" (one object per line, for log collectors).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}")
+LOGGING["filters"] = {"request_context": {"()": "contactcenter.logs.RequestContextFilter"}}
+cast(dict[str, Any], LOGGING["formatters"])["json"] = {"()": "contactcenter.logs.JsonFormatter"}
+cast(dict[str, Any], LOGGING["handlers"])["console"].update(filters=["request_context"], formatter=LOG_FORMAT)
+
+# Static files through whitenoise in every web process: hashed, compressed names cached for a year, and
+# livechat/widget.js at its stable URL with a short cache (contactcenter.staticfiles). With DEBUG on they
+# are found in the source folders (no collectstatic); with DEBUG off, `collectstatic` writes STATIC_ROOT.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "contactcenter.staticfiles.StaticStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+
+def _static_headers_add(headers: Any, path: str, url: str) -> None:
+    from contactcenter.staticfiles import static_headers_add
+
+    static_headers_add(headers, path, url)
+
+
+WHITENOISE_ADD_HEADERS_FUNCTION = _static_headers_add
+
+# GET /metrics (Prometheus text) answers scrapers sending `Authorization: Bearer <METRICS_TOKEN>`; unset: off.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from contactcenter.connectors.webhooks import connector_webhook, meta_app_webhook
 from contactcenter.login import staff_login
+from contactcenter.metrics import metrics
 from contactcenter.openapi import docs_view, schema_view
 from contactcenter.views import healthz
 from openlines.views_livechat import root
@@ -12,6 +13,7 @@ urlpatterns = [
     path("agent/", include("openlines.urls_agent")),
     path("livechat/", include("openlines.urls_livechat")),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     # Before the admin's own URLs: the same login page, with limits on failed attempts.
     path("admin/login/", staff_login, name="staff_login"),
     path("admin/", admin.site.urls),

@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from contactcenter.health import channel_layer_state, database_state, migrations_state, workers_state
+from contactcenter.version import VERSION
 
 
 def _database_checks() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -38,6 +39,7 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     status = "unavailable" if not serving else "ok" if workers["ok"] else "degraded"
     body = {
         "status": status,
+        "version": VERSION,
         "database": database,
         "migrations": migrations,
         "channel_layer": channel_layer,

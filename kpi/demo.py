@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contactcenter.timers import run_due_timers
+from kpi.services.clocks import overdue_mails_muted
 from kpi.services.ratings import session_head_vote
 from openlines.demo import DEMO_LINE_CODE
 from openlines.models import OpenLine
@@ -252,7 +253,7 @@ def kpi_demo_history_load(today: date | None = None) -> list[Session]:
         datetime.combine(monday + timedelta(days=c.weekday), c.start, tzinfo=zone) for c in CONVERSATIONS
     ]
     played = []
-    with simulated_clock(starts[0]) as clock:
+    with simulated_clock(starts[0]) as clock, overdue_mails_muted():
         for conversation, start, following in zip(CONVERSATIONS, starts, [*starts[1:], None], strict=True):
             played.append(_play(conversation, line, start, clock))
             # Let the closing deadlines (rating wait, auto close) fall due, in big steps, before the next one.

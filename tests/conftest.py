@@ -76,6 +76,18 @@ def no_task_left_by_another_test() -> None:
         get_broker().purge_queue()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def plain_static_names() -> Iterator[None]:
+    """Pages render without `collectstatic` (tests run with DEBUG off, where the hashed names need the
+    manifest); tests/contactcenter/test_static_files.py collects and checks the hashed names."""
+    from django.conf import settings as django_settings
+    from django.test import override_settings
+
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    with override_settings(STORAGES={**django_settings.STORAGES, "staticfiles": plain}):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def stale_session_writes_raise(settings):
     """A session written from a copy older than its row's last write fails the test (in production it is

@@ -37,7 +37,8 @@
   var root = host.attachShadow({ mode: "open" });
   var css = document.createElement("link");
   css.rel = "stylesheet";
-  css.href = BASE + "/static/livechat/widget.css";
+  // Relative to this script; collectstatic substitutes the stylesheet's hashed name.
+  css.href = new URL("widget.css", script.src).href;
   root.appendChild(css);
 
   function icon(path) {

@@ -107,3 +107,10 @@ def test_admin_records_a_work_day(admin_client):
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert WorkDay.objects.get(user=agent).state == "open"
+
+
+def test_admin_header_shows_the_version(admin_client):
+    from importlib.metadata import version
+
+    page = admin_client.get("/admin/").content.decode()
+    assert f"version {version('contactcenter')}" in page

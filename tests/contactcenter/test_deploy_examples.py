@@ -191,3 +191,18 @@ def test_the_example_environment_passes_check_deploy_once_its_secret_key_is_repl
     out = _check_deploy_with_the_example(tmp_path, SECRET_KEY=secrets.token_urlsafe(50))
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues" in out.stdout
+
+
+def test_nginx_caches_hashed_static_names_for_good_and_revalidates_the_widget():
+    from contactcenter.staticfiles import STABLE_MAX_AGE
+
+    mapping = re.search(r"map \$uri \$static_cache_control \{\n(.*?)\n\}", NGINX, re.S).group(1)
+    rules = dict(re.findall(r'^\s*"?([^"\s]+)"?\s+"([^"]+)";', mapping, re.M))
+    [hashed] = [key for key in rules if key.startswith("~")]
+    assert re.search(hashed[1:], "/static/livechat/widget.0123456789ab.css")
+    assert not re.search(hashed[1:], "/static/livechat/widget.js")
+    assert "immutable" in rules[hashed]
+    assert rules["default"] == f"public, max-age={STABLE_MAX_AGE}, must-revalidate"
+    static = re.search(r"location /static/ \{(.*?)\}", NGINX, re.S).group(1)
+    assert "add_header Cache-Control $static_cache_control" in static
+    assert "expires 7d" not in NGINX

@@ -117,6 +117,8 @@ ROUTES: dict[str, Route] = {
     # Public pages and endpoints.
     "": Route("public", "/", staff=302),
     "healthz": Route("public", "/healthz", staff=(200, 503)),
+    # Behind its own bearer token, METRICS_TOKEN: unset here, so off for everybody (test_metrics.py).
+    "metrics": Route("public", "/metrics", staff=404),
     "livechat/demo/": Route("public", "/livechat/demo/"),
     "livechat/files/<path:path>": Route("public", "/livechat/files/livechat/none/x.png", staff=404),
     "livechat/<slug:code>/": Route("public", "/livechat/{code}/"),

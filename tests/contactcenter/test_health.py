@@ -74,3 +74,12 @@ async def test_healthz_is_503_while_migrations_are_pending():
 async def test_healthz_only_answers_get():
     response = await AsyncClient().post("/healthz")
     assert response.status_code == 405
+
+
+async def test_healthz_reports_the_version_from_the_package_metadata():
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    response = await AsyncClient().get("/healthz")
+    assert response.json()["version"] == pyproject["project"]["version"]

@@ -145,6 +145,10 @@ def test_serve_runs_the_whole_product_and_stops_on_sigterm(server):
     assert proc.wait(timeout=30) == 0
     output = log.read_text()
     assert f"running at {base}/" in output
+    for path in ("/agent/", "/livechat/demo/", "/chats/", "/reports/", "/admin/"):
+        assert f"{base}{path}" in output, output
+    # The demo's last week has late answers: they are in the chat list, not mailed at the first start.
+    assert "Response time exceeded" not in output
     assert "agent1" in output and "DEMO_PASSWORD" in output
     assert "Contact center stopped." in output
 
@@ -163,3 +167,50 @@ def test_web_only_needs_redis(tmp_path):
     )
     assert out.returncode != 0
     assert "REDIS_URL" in out.stderr
+
+
+def test_serve_exits_non_zero_at_once_when_its_port_is_taken(tmp_path):
+    env = {**os.environ, "DATA_DIR": str(tmp_path)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        if settings.SCALED_MODE:
+            env["REDIS_KEY_PREFIX"] = f"serve-test-{port}"
+        started = time.monotonic()
+        out = subprocess.run(
+            # No database work before binding: the failure must come from the port alone.
+            [sys.executable, "manage.py", "serve", "--port", str(port), "--no-migrate", "--no-demo"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert out.returncode != 0, out.stdout + out.stderr
+    assert f"Could not listen on 127.0.0.1:{port}" in out.stderr
+    assert "running at" not in out.stdout
+    assert time.monotonic() - started < 30
+
+
+def test_links_in_notifications_use_the_address_serve_listens_on(settings, monkeypatch):
+    from contactcenter.management.commands.serve import Command
+    from kpi.services.clocks import conversation_url
+
+    monkeypatch.setenv("SITE_URL", "")
+    settings.SITE_URL_SET = False
+    assert Command()._site_address(host="0.0.0.0", port=8123) == "http://127.0.0.1:8123"
+    assert conversation_url(7) == "http://127.0.0.1:8123/chats/?history=7"
+    assert os.environ["SITE_URL"] == "http://127.0.0.1:8123"
+
+
+def test_a_configured_site_url_is_kept_by_serve(settings, monkeypatch):
+    from contactcenter.management.commands.serve import Command
+    from kpi.services.clocks import conversation_url
+
+    monkeypatch.setenv("SITE_URL", "https://cc.example.com")
+    settings.SITE_URL = "https://cc.example.com"
+    settings.SITE_URL_SET = True
+    assert Command()._site_address(host="127.0.0.1", port=8123) == "http://127.0.0.1:8123"
+    assert conversation_url(7) == "https://cc.example.com/chats/?history=7"

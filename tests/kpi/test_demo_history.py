@@ -131,3 +131,15 @@ def test_demo_history_dates_follow_the_day_it_is_loaded(monkeypatch):
     demo_data_load(password="demo-pass-1234")
     days = {s.created_at.date() for s in Session.objects.all()}
     assert min(days) == date(2026, 11, 16) and max(days) == date(2026, 11, 20)
+
+
+def test_the_demo_history_records_late_answers_but_mails_nobody_about_them(demo):
+    """The first start printed four 'Response time exceeded' e-mails under the generated password."""
+    from django.core import mail
+
+    from contactcenter.background import run_pending_tasks
+    from kpi.models import KpiClock
+
+    assert KpiClock.objects.filter(overdue_at__isnull=False).count() == 4
+    run_pending_tasks()
+    assert mail.outbox == []

@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 
 from contactcenter.services.demo import database_is_empty, demo_data_load
 
@@ -74,6 +75,27 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"  password: {logins.password}   (shown only now)")
 
+    def _site_address(self, *, host: str, port: int) -> str:
+        """The address this server answers at; links in notifications use it unless SITE_URL is set."""
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        if ":" in shown_host:
+            shown_host = f"[{shown_host}]"
+        address = f"http://{shown_host}:{port}"
+        if not settings.SITE_URL_SET:
+            settings.SITE_URL = address
+            # The task cluster child inherits it.
+            os.environ["SITE_URL"] = address
+        return address
+
+    def _banner_links(self, address: str) -> list[tuple[str, str]]:
+        return [
+            ("workspace:", address + reverse("agent:workspace")),
+            ("demo page:", address + reverse("livechat:demo")),
+            ("chat list:", address + reverse("kpi:chat_list")),
+            ("reports:", address + reverse("kpi:reports")),
+            ("admin:", address + reverse("admin:index")),
+        ]
+
     def _run_server(self, *, host: str, port: int, web_only: bool) -> None:
         # Importing daphne.server installs the asyncio Twisted reactor; it must come before any other
         # Twisted import.
@@ -87,6 +109,8 @@ class Command(BaseCommand):
         from contactcenter.timers import timers_loop
 
         reactor: Any = twisted_reactor
+        address = self._site_address(host=host, port=port)
+        listening: list[bool] = []
         stop = asyncio.Event()
         background: list[asyncio.Task[None]] = []
         qcluster: subprocess.Popen[bytes] | None = None
@@ -102,10 +126,12 @@ class Command(BaseCommand):
                     )
                 else:
                     background.append(loop.create_task(embedded_task_runner(stop)))
+            listening.append(True)
             mode = "scaled (PostgreSQL/Redis)" if settings.SCALED_MODE else "embedded (SQLite, in-process)"
-            shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-            self.stdout.write(self.style.SUCCESS(f"Contact center running at http://{shown_host}:{port}/"))
-            self.stdout.write(f"  mode: {mode}; admin: http://{shown_host}:{port}/admin/")
+            self.stdout.write(self.style.SUCCESS(f"Contact center running at {address}/"))
+            self.stdout.write(f"  mode: {mode}")
+            for label, url in self._banner_links(address):
+                self.stdout.write(f"  {label:<11} {url}")
             self.stdout.write("  stop with Ctrl-C")
             self.stdout.flush()
 
@@ -127,6 +153,10 @@ class Command(BaseCommand):
         )
         try:
             server.run()
+            if not listening:
+                # daphne logs the listen failure and stops its reactor normally; a service manager or a
+                # script must see the failure.
+                raise CommandError(f"Could not listen on {host}:{port} (is another server using the port?)")
         finally:
             if qcluster is not None and qcluster.poll() is None:
                 qcluster.send_signal(signal.SIGTERM)
