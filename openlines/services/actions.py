@@ -7,6 +7,7 @@ enquiries after commit where the action does that.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -497,26 +498,27 @@ def _outgoing_message_for(user: User, session_id: int, message_id: int) -> Messa
 
 def message_delivery_retry(*, user: User, session_id: int, message_id: int) -> Message:
     """Try a failed or retrying message again now (a failed one gets a fresh retry schedule)."""
-    from contactcenter.services.outbound import DeliveryRefused, outbound_delivery_retry_now
+    from contactcenter.services.outbound import outbound_delivery_retry_now
 
-    with transaction.atomic():
-        message = _outgoing_message_for(user, session_id, message_id)
-        try:
-            outbound_delivery_retry_now(message_id=message.pk)
-        except DeliveryRefused as refused:
-            raise ActionRefused(str(refused)) from None
-    message.refresh_from_db()
-    return message
+    return _message_delivery_act(user, session_id, message_id, outbound_delivery_retry_now)
 
 
 def message_delivery_cancel(*, user: User, session_id: int, message_id: int) -> Message:
     """Stop retrying a pending message: it fails as cancelled by the agent."""
-    from contactcenter.services.outbound import DeliveryRefused, outbound_delivery_cancel
+    from contactcenter.services.outbound import outbound_delivery_cancel
+
+    return _message_delivery_act(user, session_id, message_id, outbound_delivery_cancel)
+
+
+def _message_delivery_act(
+    user: User, session_id: int, message_id: int, act: Callable[..., object]
+) -> Message:
+    from contactcenter.services.outbound import DeliveryRefused
 
     with transaction.atomic():
         message = _outgoing_message_for(user, session_id, message_id)
         try:
-            outbound_delivery_cancel(message_id=message.pk)
+            act(message_id=message.pk)
         except DeliveryRefused as refused:
             raise ActionRefused(str(refused)) from None
     message.refresh_from_db()
