@@ -32,6 +32,7 @@ from openlines.services.livechat import (
     livechat_rate,
     visitor_token_create,
 )
+from openlines.services.transcripts import transcript_mails_muted
 from openlines.session_models import Session
 
 TICK_SECONDS = 5  # how often the simulated timer loop runs between two steps
@@ -253,7 +254,7 @@ def kpi_demo_history_load(today: date | None = None) -> list[Session]:
         datetime.combine(monday + timedelta(days=c.weekday), c.start, tzinfo=zone) for c in CONVERSATIONS
     ]
     played = []
-    with simulated_clock(starts[0]) as clock, overdue_mails_muted():
+    with simulated_clock(starts[0]) as clock, overdue_mails_muted(), transcript_mails_muted():
         for conversation, start, following in zip(CONVERSATIONS, starts, [*starts[1:], None], strict=True):
             played.append(_play(conversation, line, start, clock))
             # Let the closing deadlines (rating wait, auto close) fall due, in big steps, before the next one.

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from contactcenter.background import task_enqueue
+from contactcenter.background import task_enqueue_fast
 from contactcenter.connectors.adapters.base import ChannelApiError, InboundMessage
 from contactcenter.connectors.channels import adapter_for, credentials_for
 from contactcenter.connectors.kinds import ConnectorKind
@@ -97,7 +97,8 @@ def client_profile_request(*, connector: Connector, client: Client) -> None:
             return  # another message of the client queued it meanwhile
         locked.extra = {**locked.extra, "profile_tried_at": now.isoformat()}
         locked.save(update_fields=["extra"])
-        task_enqueue(PROFILE_TASK, client.pk)
+        # Best effort: a lost push is tried again with the client's next message after PROFILE_RETRY.
+        task_enqueue_fast(PROFILE_TASK, client.pk)
 
 
 def client_profile_refresh(client_id: int) -> None:

@@ -12,8 +12,10 @@ on its `TranscriptMail` row with the error, and tried again by the timer loop af
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from email.utils import formataddr, parseaddr
 
@@ -26,7 +28,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from contactcenter.background import task_enqueue
+from contactcenter.background import task_enqueue, task_enqueue_fast
 from contactcenter.timers import register_timer
 from openlines.session_models import Message, Session, TranscriptMail
 
@@ -62,10 +64,24 @@ def client_email(session: Session) -> str:
     return ""
 
 
+_muted: ContextVar[bool] = ContextVar("transcript_mails_muted", default=False)
+
+
+@contextlib.contextmanager
+def transcript_mails_muted() -> Iterator[None]:
+    """Conversations closed inside this block mail no transcript: replaying past conversations (the demo's
+    history) must not write to their clients."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
+
 def transcript_mail_queue(*, session: Session, reason: str) -> TranscriptMail | None:
     """Queue the transcript for the client (None when their e-mail is unknown). Once per close."""
     to = client_email(session)
-    if not to:
+    if not to or _muted.get():
         return None
     if (
         reason == TranscriptMail.Reason.CLOSED
@@ -75,7 +91,8 @@ def transcript_mail_queue(*, session: Session, reason: str) -> TranscriptMail | 
     mail = TranscriptMail.objects.create(
         session=session, to=to, reason=reason, next_attempt_at=timezone.now() + CLAIM_LEASE
     )
-    task_enqueue(SEND_TASK, mail.pk)
+    # A lost push is picked up by `transcript_mails_retry` once the row's lease has passed.
+    task_enqueue_fast(SEND_TASK, mail.pk)
     return mail
 
 

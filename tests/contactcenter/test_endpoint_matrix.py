@@ -124,6 +124,12 @@ ROUTES: dict[str, Route] = {
     "livechat/<slug:code>/": Route("public", "/livechat/{code}/"),
     "livechat/<slug:code>/session/": Route("public", "/livechat/{code}/session/", "POST", json=True),
     "livechat/<slug:code>/upload/": Route("public", "/livechat/{code}/upload/", "POST", staff=403),
+    # The world's line asks for no consent: its agreement page does not exist for anybody.
+    "livechat/<slug:code>/agreement/": Route("public", "/livechat/{code}/agreement/", staff=404),
+    # Without a visitor token nobody gets a transcript, staff included.
+    "livechat/<slug:code>/transcript/": Route(
+        "public", "/livechat/{code}/transcript/", "POST", json=True, staff=403
+    ),
     "api/v1/schema/": Route("public", "/api/v1/schema/"),
     "api/v1/docs/": Route("public", "/api/v1/docs/"),
     # Machine endpoints: platform signatures, connector and bot tokens; no staff login counts.

@@ -71,7 +71,7 @@ def server(tmp_path, server_database_url):
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180
     healthy = False
     while time.monotonic() < deadline and proc.poll() is None:
         try:

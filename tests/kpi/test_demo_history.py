@@ -51,7 +51,7 @@ def default_roles():
 
 @pytest.fixture
 def demo(monkeypatch):
-    monkeypatch.setattr("kpi.demo.timezone.localdate", lambda: TODAY)
+    monkeypatch.setattr("kpi.demo.timezone.localdate", lambda *args: TODAY)
     demo_data_load(password="demo-pass-1234")
     return {s.chat.client.name: s for s in Session.objects.select_related("chat__client")}
 
@@ -127,7 +127,7 @@ def test_supervisor_finds_last_weeks_late_and_badly_rated_conversations_rates_on
 
 
 def test_demo_history_dates_follow_the_day_it_is_loaded(monkeypatch):
-    monkeypatch.setattr("kpi.demo.timezone.localdate", lambda: TODAY + timedelta(days=7))
+    monkeypatch.setattr("kpi.demo.timezone.localdate", lambda *args: TODAY + timedelta(days=7))
     demo_data_load(password="demo-pass-1234")
     days = {s.created_at.date() for s in Session.objects.all()}
     assert min(days) == date(2026, 11, 16) and max(days) == date(2026, 11, 20)

@@ -71,13 +71,21 @@ class TestSupervisorRating:
         assert event.payload["vote_head"] == 5
         assert "5 stars" in event.payload["text"] and "commented" in event.payload["text"]
 
-    @pytest.mark.parametrize("vote", ["0", "6", "x", ""])
+    @pytest.mark.parametrize("vote", ["0", "6", "x"])
     def test_stars_outside_one_to_five_are_refused(self, client, staff, line, vote):
         grant(staff["sue"], vote_head_perform="any")
         session = make_session(line, operator=staff["bob"])
         client.force_login(staff["sue"])
         response = rate(client, session, vote_head=vote)
         assert response.status_code == 400 and "vote_head" in response.json()["errors"]
+
+    def test_neither_stars_nor_a_comment_is_refused(self, client, staff, line):
+        grant(staff["sue"], vote_head_perform="any")
+        session = make_session(line, operator=staff["bob"])
+        client.force_login(staff["sue"])
+        response = rate(client, session, vote_head="")
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"__all__": ["Give a rating, write a comment, or both."]}
 
     def test_comment_up_to_ten_thousand_characters(self, client, staff, line):
         grant(staff["sue"], vote_head_perform="any")

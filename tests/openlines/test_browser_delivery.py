@@ -33,7 +33,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def _env(data_dir: Path) -> dict[str, str]:
     skip = ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
     env = {k: v for k, v in os.environ.items() if k not in skip}
-    env.update({"DATA_DIR": str(data_dir), "DEMO_PASSWORD": PASSWORD})
+    # The integrator's callback server below listens on 127.0.0.1, which the outbound guard refuses unless
+    # private networks are allowed (as in local development).
+    env.update(
+        {"DATA_DIR": str(data_dir), "DEMO_PASSWORD": PASSWORD, "OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true"}
+    )
     return env
 
 
@@ -56,7 +60,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
     does on an empty database): on a loaded machine that can take longer than the server is given."""
     if not Path(CHROMIUM).exists():
         pytest.skip("needs the system Chromium at /usr/bin/chromium")
-    srv = Server(tmp_path_factory.mktemp("serve"))
+    srv = Server(tmp_path_factory.mktemp("serve"), env={"OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true"})
     manage(srv.data_dir, "migrate", "--verbosity", "0")
     manage(
         srv.data_dir,

@@ -42,8 +42,9 @@ def free_port() -> int:
 class Server:
     """`manage.py serve` in embedded mode on a data directory of its own; restartable on the same port."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.extra_env = env or {}
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -60,6 +61,7 @@ class Server:
                 "DEBUG": "true",
                 # Pages resync every 2 s while connected (default 30), so a lost push shows quickly.
                 "RESYNC_INTERVAL": str(RESYNC_INTERVAL),
+                **self.extra_env,
             }
         )
         log = self.log_path.open("a")
@@ -70,7 +72,8 @@ class Server:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 90
+        # Generous: the first start migrates and loads the demo, slow on a machine shared with other work.
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
