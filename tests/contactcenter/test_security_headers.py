@@ -76,7 +76,7 @@ def test_the_login_page_has_the_policy_too():
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
 
 
-def test_the_widget_page_may_be_framed_and_the_widget_script_embeds_anywhere():
+def test_the_widget_page_may_be_framed_and_the_widget_script_embeds_anywhere(fresh_cache):
     OpenLine.objects.create(code="site", line_name="Web")
     page = Client().get("/livechat/site/")
     assert page.status_code == 200

@@ -64,9 +64,8 @@ def test_filter_choose_a_column_open_history_and_rate(page, admin_user):
     assert panel.locator("textarea[name=comment_head]").input_value() == "Polite and quick"
     panel.locator("input[name=vote_head][value='4']").check()
     panel.locator(".kpi-rate-form button[type=submit]").click()
-    page.wait_for_function(
-        f"document.querySelector('tr[data-session=\"{alice.pk}\"] .kpi-stars').textContent.includes('4')"
-    )
+    # A locator wait, not wait_for_function: the page's Content-Security-Policy forbids evaluating strings.
+    page.locator(f'tr[data-session="{alice.pk}"] .kpi-stars', has_text="4").wait_for()
     alice.refresh_from_db()
     assert (alice.vote_head, alice.comment_head) == (4, "Polite and quick")
     assert Session.objects.get(pk=boris.pk).vote_head == 0

@@ -6,6 +6,7 @@ upload, with the limits named."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.test import Client
@@ -126,9 +127,12 @@ def test_agent_attaches_pastes_and_drops_files_that_reach_telegram(
     page.wait_for_selector("#composer-send:not([disabled])")
     page.click("#composer-send")
     page.wait_for_selector(".msg-agent .attachment-thumb img[alt='pasted.png']")
-    page.wait_for_function(
-        "document.querySelector(\".msg-agent .attachment-thumb img[alt='pasted.png']\").naturalWidth > 0"
-    )
+    # Polled from here: the page's Content-Security-Policy forbids wait_for_function's string evaluation.
+    thumb = page.locator(".msg-agent .attachment-thumb img[alt='pasted.png']")
+    deadline = time.monotonic() + 15
+    while thumb.evaluate("img => img.naturalWidth") == 0 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert thumb.evaluate("img => img.naturalWidth") > 0
     page.wait_for_selector(".msg-agent .attachment:has-text('notes.pdf')")
     settle(tasks.run)
     [photo] = platform.sent("sendPhoto")
