@@ -11,9 +11,11 @@ through `text_clean` when exported, so an export never fails on what an older ve
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
 # C0 controls but \t \n \r, and DEL: nothing a person types, and XLSX (XML 1.0) cannot hold most of them.
@@ -52,3 +54,31 @@ def text_accept(value: str, *, field: str = "text") -> str:
 def export_value(value: Any) -> Any:
     """A cell of an export: stored text without the characters a spreadsheet file cannot hold."""
     return text_clean(value) if isinstance(value, str) else value
+
+
+# Staff forms: the same controls but NUL, which Django's form fields refuse with their own clear error.
+_FORM_CONTROLS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Doors with their own rule (JSON APIs, the widget, webhooks signed over the raw body): left untouched.
+_FORM_EXEMPT_PREFIXES = ("/api/", "/agent/api/", "/livechat/", "/connectors/")
+_FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class FormTextMiddleware:
+    """The form door (admin, line form, CRM, chat list, login): control characters other than tab, line
+    feed and carriage return are dropped from every posted field before any form sees it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            request.method == "POST"
+            and request.content_type in _FORM_CONTENT_TYPES
+            and not request.path.startswith(_FORM_EXEMPT_PREFIXES)
+        ):
+            posted = request.POST.copy()
+            for key, values in posted.lists():
+                posted.setlist(key, [_SURROGATES.sub("\ufffd", _FORM_CONTROLS.sub("", v)) for v in values])
+            posted._mutable = False
+            request.POST = posted
+        return self.get_response(request)

@@ -262,3 +262,26 @@ def test_canned_response_shortcuts_are_unique_per_list_only():
     CannedResponse.objects.create(response_list=second, title="t", text="x", shortcut="hi")
     CannedResponse.objects.create(response_list=first, title="t", text="x", shortcut="")
     CannedResponse.objects.create(response_list=first, title="t", text="x", shortcut="")
+
+
+def test_control_characters_typed_into_a_staff_form_are_dropped(admin_client_logged_in, line):
+    """The form door (issue 18 item 5): an escape sequence in the line form is stored without its controls,
+    tab and line breaks kept; a NUL is refused by the form with its own error and nothing is stored."""
+    data = line_form_data(line, line_name="\x1b[31mSupport\x07 line")
+    response = admin_client_logged_in.post(change_url(line), data)
+    assert response.status_code == 302, errors_of(response)
+    line.refresh_from_db()
+    assert line.line_name == "[31mSupport line"
+
+    response = admin_client_logged_in.post(change_url(line), line_form_data(line, line_name="Nul\x00 line"))
+    assert response.status_code == 200 and "line_name" in errors_of(response)
+    line.refresh_from_db()
+    assert line.line_name == "[31mSupport line"
+
+
+def test_control_characters_in_a_department_name_are_dropped(admin_client_logged_in):
+    response = admin_client_logged_in.post(
+        "/admin/contactcenter/department/add/", {"name": "Sales\x1b\x08 team\tB", "sort": "100"}
+    )
+    assert response.status_code == 302
+    assert Department.objects.get().name == "Sales team\tB"
