@@ -775,5 +775,10 @@
     var m = location.hash.match(/session=(\d+)/);
     if (m) { openSession(Number(m[1])); }
   });
+  // A link to another conversation of this page (#session=N), followed or pasted while the page is open.
+  window.addEventListener("hashchange", function () {
+    var m = location.hash.match(/session=(\d+)/);
+    if (m && Number(m[1]) !== currentId) { openSession(Number(m[1])); }
+  });
   connect();
 })();
