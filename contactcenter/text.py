@@ -80,5 +80,6 @@ class FormTextMiddleware:
             for key, values in posted.lists():
                 posted.setlist(key, [_SURROGATES.sub("\ufffd", _FORM_CONTROLS.sub("", v)) for v in values])
             posted._mutable = False
-            request.POST = posted
+            # The stubs type POST as their immutable QueryDict; this copy is made immutable just above.
+            request.POST = posted  # type: ignore[assignment]
         return self.get_response(request)
