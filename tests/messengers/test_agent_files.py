@@ -389,7 +389,7 @@ def test_rest_callback_carries_each_file_with_a_signed_link_name_mime_and_size(l
 # --- Live chat: the widget shows the agent's file ---------------------------------------------------------
 
 
-def test_livechat_visitor_sees_the_agents_image(line, settle):
+def test_livechat_visitor_sees_the_agents_image(line, settle, fresh_cache):
     token, visitor = livechat.visitor_token_create(line=line)
     settle(
         lambda: livechat.livechat_message_receive(
